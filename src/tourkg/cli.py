@@ -1,0 +1,111 @@
+"""The ``tourkg`` command line: ``serve``, ``validate``, ``query`` and ``dump``. Thin: each command builds
+``Settings``, calls the domain layer, prints and sets the exit code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tourkg import formats
+from tourkg.config import SETTINGS, build_settings
+from tourkg.errors import DataError
+
+_HELP = {s.name: s.help for s in SETTINGS}
+_PATH = click.Path(path_type=Path)
+
+
+def _settings(**flags: Any):
+    multi = {k: v for k, v in flags.items() if k in ("data", "shapes", "ontology")}
+    flags = {k: v for k, v in flags.items() if k not in multi}
+    flags.update({k: v for k, v in multi.items() if v})
+    return build_settings(flags)
+
+
+def data_options(func):
+    """``--data``, ``--shapes`` and ``--ontology``, each repeatable."""
+    func = click.option("--ontology", multiple=True, type=_PATH, help="Ontology file (repeatable).")(func)
+    func = click.option("--shapes", multiple=True, type=_PATH, help="SHACL shapes file (repeatable).")(func)
+    return click.option("--data", multiple=True, type=_PATH, help="Data file (repeatable); default: the "
+                        "tour.")(func)
+
+
+@click.group()
+@click.version_option(package_name="tourkg")
+def main() -> None:
+    """tourkg: publish an RDF knowledge graph as Linked Data with a SPARQL endpoint."""
+
+
+@main.command()
+@data_options
+@click.option("--format", "output", type=click.Choice(["text", "turtle"]), default="text",
+              help="text: a readable report; turtle: the SHACL validation report graph.")
+def validate(data, shapes, ontology, output) -> None:
+    """Validate the data with the SHACL shapes. Exit 0: conforms; 1: violations; 2: unreadable input."""
+    from tourkg import loader
+    from tourkg.validate import validate as run_validation
+
+    settings = _settings(data=data, shapes=shapes, ontology=ontology)
+    try:
+        loaded = loader.load(settings)
+    except DataError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
+    if not loaded.shapes:
+        click.echo("error: no shapes to validate with (use --shapes FILE)", err=True)
+        sys.exit(2)
+    report = run_validation(loaded)
+    if output == "turtle":
+        click.echo(report.graph.serialize(format="turtle"))
+    else:
+        click.echo(report.text)
+    sys.exit(0 if report.conforms else 1)
+
+
+@main.command()
+@data_options
+@click.option("--host", default=None, help=_HELP["host"])
+@click.option("--port", type=int, default=None, help=_HELP["port"])
+@click.option("--base-uri", default=None, help=_HELP["base_uri"])
+@click.option("--data-base-uri", default=None, help=_HELP["data_base_uri"])
+@click.option("--query-timeout", type=float, default=None, help=_HELP["query_timeout"])
+@click.option("--max-result-rows", type=int, default=None, help=_HELP["max_result_rows"])
+@click.option("--max-query-length", type=int, default=None, help=_HELP["max_query_length"])
+@click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
+@click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
+@click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
+def serve(no_validate: bool, **flags: Any) -> None:
+    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under gunicorn."""
+    from tourkg.errors import StartupError
+    from tourkg.web.server import run
+
+    settings = _settings(**flags).replace(validate=not no_validate)
+    try:
+        run(settings)
+    except StartupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(exc.exit_code)
+
+
+@main.command()
+@data_options
+@click.option("--format", "fmt", type=click.Choice([f.name for f in formats.RDF] + [f.extension for f in
+              formats.RDF if f.extension != f.name]), default="ttl", help="Dump format.")
+@click.option("-o", "--output", type=_PATH, default=None, help="Write to this file instead of stdout.")
+@click.option("--base-uri", default=None, help=_HELP["base_uri"])
+def dump(data, shapes, ontology, fmt, output, base_uri) -> None:
+    """Write the whole dataset, byte for byte what the server's /dump.{ext} serves."""
+    from tourkg import loader
+
+    settings = _settings(data=data, shapes=shapes, ontology=ontology, base_uri=base_uri)
+    try:
+        store = loader.open_store(settings)
+    except DataError as exc:
+        raise click.ClickException(exc.message) from None
+    body = store.export(formats.by_name(fmt, formats.RDF))
+    if output:
+        output.write_bytes(body)
+    else:
+        sys.stdout.buffer.write(body)

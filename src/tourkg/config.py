@@ -1,0 +1,118 @@
+"""Settings: one frozen dataclass, one table of (name, default, help), merged from defaults < env < flags.
+
+The table is the single source of the ``--help`` texts and of the README's settings list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The repository root when running from a checkout (src layout); used to find the shipped dataset.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: The namespace the shipped files are written in. ``base_uri`` may move the served data elsewhere.
+CANONICAL_BASE = "https://w3id.org/tourkg/"
+
+ENV_PREFIX = "TOURKG_"
+
+
+def _root() -> Path:
+    return PROJECT_ROOT if (PROJECT_ROOT / "data" / "tour.ttl").exists() else Path.cwd()
+
+
+DEFAULT_DATA = (_root() / "data" / "tour.ttl", _root() / "data" / "reference.trig")
+DEFAULT_SHAPES = (_root() / "shapes" / "tourkg.shapes.ttl",)
+DEFAULT_ONTOLOGY = (_root() / "ontology" / "tourkg.ttl",)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its name, default, parser and help text."""
+
+    name: str
+    default: Any
+    help: str
+    parse: Any = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Interface to listen on."),
+    Setting("port", 8080, "TCP port to listen on.", int),
+    Setting("base_uri", CANONICAL_BASE, "Namespace of the served IRIs (e.g. http://127.0.0.1:8080/ for "
+            "pure linked-data clients); data IRIs under data_base_uri are rewritten to it at load."),
+    Setting("data_base_uri", CANONICAL_BASE, "Namespace the data files are written in."),
+    Setting("query_timeout", 10.0, "Seconds a SPARQL query may run before it is stopped.", float),
+    Setting("max_result_rows", 10_000, "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a result may "
+            "have; past it the query gets 413.", int),
+    Setting("max_query_length", 20_000, "Most characters a SPARQL query may have; past it 413.", int),
+    Setting("query_workers", 2, "Query worker processes per web worker (each holds a copy of the data).",
+            int),
+    Setting("web_workers", 2, "Web server worker processes (one per core).", int),
+    Setting("web_threads", 4, "Threads per web worker.", int),
+)
+
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+_PARSERS = {s.name: s.parse for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a tourkg process needs to know; built once and passed down, never read from globals."""
+
+    data: tuple[Path, ...] = DEFAULT_DATA
+    shapes: tuple[Path, ...] = DEFAULT_SHAPES
+    ontology: tuple[Path, ...] = DEFAULT_ONTOLOGY
+    validate: bool = True
+    host: str = _DEFAULTS["host"]
+    port: int = _DEFAULTS["port"]
+    base_uri: str = _DEFAULTS["base_uri"]
+    data_base_uri: str = _DEFAULTS["data_base_uri"]
+    query_timeout: float = _DEFAULTS["query_timeout"]
+    max_result_rows: int = _DEFAULTS["max_result_rows"]
+    max_query_length: int = _DEFAULTS["max_query_length"]
+    query_workers: int = _DEFAULTS["query_workers"]
+    web_workers: int = _DEFAULTS["web_workers"]
+    web_threads: int = _DEFAULTS["web_threads"]
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read ``TOURKG_<NAME>`` variables for the settings of the table."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name, parse in _PARSERS.items():
+        raw = environ.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            found[name] = parse(raw)
+    return found
+
+
+def build_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Merge defaults < environment < flags (``None`` flags are ignored).
+
+    When ``data`` is given but ``shapes``/``ontology`` are not, those default to nothing: the tour's
+    shapes and ontology describe the tour, not somebody else's dataset.
+    """
+    values: dict[str, Any] = from_env(environ)
+    values.update({k: v for k, v in (flags or {}).items() if v is not None})
+    for key in ("data", "shapes", "ontology"):
+        if key in values:
+            values[key] = tuple(Path(p) for p in values[key])
+    if values.get("data") and "data" in (flags or {}):
+        values.setdefault("shapes", ())
+        values.setdefault("ontology", ())
+    for key in ("base_uri", "data_base_uri"):
+        if key in values and not str(values[key]).endswith(("/", "#")):
+            values[key] = str(values[key]) + "/"
+    return Settings(**values)

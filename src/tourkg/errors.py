@@ -1,0 +1,124 @@
+"""The ``TourkgError`` hierarchy: domain code raises these; only ``web/errors.py`` turns them into HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TourkgError(Exception):
+    """Base error; ``status`` is the HTTP status it maps to, ``title`` its short name."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(TourkgError):
+    """The request breaks a protocol rule (SPARQL 1.1 Protocol, HTTP)."""
+
+    status = 400
+    title = "Bad Request"
+
+
+class QuerySyntaxError(BadRequest):
+    """The SPARQL text does not parse; the message carries the parser's position."""
+
+    title = "Malformed Query"
+
+
+class UpdateNotAllowed(TourkgError):
+    """SPARQL Update in any form: the endpoint is read-only."""
+
+    status = 403
+    title = "Forbidden: read-only endpoint"
+
+
+class ServiceNotAllowed(TourkgError):
+    """``SERVICE`` federation is disabled: the server never makes a request because of a query."""
+
+    status = 403
+    title = "Forbidden: federation disabled"
+
+
+class NotFound(TourkgError):
+    """The IRI or path is not in the data."""
+
+    status = 404
+    title = "Not Found"
+
+
+class NotAcceptable(TourkgError):
+    """Nothing the server offers matches the ``Accept`` header or ``format=``."""
+
+    status = 406
+    title = "Not Acceptable"
+
+    def __init__(self, message: str, offers: Sequence[str] = ()) -> None:
+        listing = ", ".join(offers)
+        super().__init__(f"{message} Available: {listing}." if offers else message)
+        self.offers = tuple(offers)
+
+
+class UnsupportedMediaType(TourkgError):
+    """A POST body in a media type the protocol does not define for this operation."""
+
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class QueryTooLong(TourkgError):
+    """The query text is longer than the ``max_query_length`` setting."""
+
+    status = 413
+    title = "Query Too Long"
+
+
+class ResultTooLarge(TourkgError):
+    """The result has more rows or triples than the ``max_result_rows`` setting."""
+
+    status = 413
+    title = "Result Too Large"
+
+
+class QueryTimeout(TourkgError):
+    """The query ran past the ``query_timeout`` setting and was stopped."""
+
+    status = 503
+    title = "Query Timeout"
+
+
+class Overloaded(TourkgError):
+    """Every query worker stayed busy for the whole time limit."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
+class DataError(TourkgError):
+    """A data, shapes or ontology file cannot be read or parsed; names file, line and column."""
+
+    status = 500
+    title = "Unreadable Data"
+
+    def __init__(self, message: str, path: str = "", line: int | None = None, column: int | None = None):
+        where = path + (f":{line}" if line else "") + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path, self.line, self.column = path, line, column
+
+
+class NotSupported(TourkgError):
+    """The store backend cannot do this operation."""
+
+    status = 501
+    title = "Not Implemented"
+
+
+class StartupError(TourkgError):
+    """The server refuses to start: unreadable input (exit 2) or data that does not conform (exit 1)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -1,0 +1,127 @@
+"""Read data, ontology and shapes files into quads and graphs, with one named graph per source file.
+
+A triples file ``data/X.ttl`` becomes the named graph ``{base}id/graph/X``; a TriG or N-Quads file keeps
+its named graphs and its default graph becomes ``{base}id/graph/X``. Keeping every statement in a named
+graph is what lets PROV metadata say which source supports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import Graph, URIRef
+
+from tourkg import formats
+from tourkg.config import Settings
+from tourkg.errors import DataError
+from tourkg.formats import Kind
+from tourkg.iris import rewrite_iri
+from tourkg.namespaces import RDF, SD, prefixes
+from tourkg.store import LocalStore, to_rdflib
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything read from disk, in the data's own namespace (before base rewriting)."""
+
+    quads: list[ox.Quad]
+    ontology: list[ox.Quad]
+    shapes: list[ox.Quad]
+
+
+def graph_name(path: Path, base: str) -> str:
+    """The named graph a file's (default-graph) triples go into."""
+    return f"{base}id/graph/{path.stem.lower().replace('_', '-').replace(' ', '-')}"
+
+
+def parse_file(path: Path, base: str, into: str | None = None) -> list[ox.Quad]:
+    """Parse one RDF file; triples go into the graph ``into`` (default: the file's graph).
+
+    :raises DataError: unreadable file or syntax error, with file, line and column.
+    """
+    fmt = formats.by_extension(path.suffix)
+    if fmt is None or fmt.kind not in (Kind.GRAPH, Kind.DATASET):
+        raise DataError(f"unknown RDF file extension {path.suffix!r} (use .ttl, .nt, .trig, .nq, .jsonld, "
+                        ".rdf or .owl)", str(path))
+    target = ox.NamedNode(into or graph_name(path, base))
+    try:
+        data = path.read_bytes()
+        engine_format = getattr(ox.RdfFormat, fmt.engine or "")
+        parsed = ox.parse(data, format=engine_format, base_iri=path.resolve().as_uri())
+        quads = []
+        for item in parsed:
+            if isinstance(item, ox.Triple) or isinstance(item.graph_name, ox.DefaultGraph):
+                quads.append(ox.Quad(item.subject, item.predicate, item.object, target))
+            else:
+                quads.append(item)
+        return quads
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+    except SyntaxError as exc:
+        line, column = getattr(exc, "lineno", None), getattr(exc, "offset", None)
+        raise DataError(f"{fmt.label} syntax error: {exc.msg if hasattr(exc, 'msg') else exc}", str(path),
+                        line, column) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot parse {fmt.label}: {exc}", str(path)) from None
+
+
+def parse_files(paths: Iterable[Path], base: str, into: str | None = None) -> list[ox.Quad]:
+    """Parse several files (see :func:`parse_file`)."""
+    return [q for path in paths for q in parse_file(Path(path), base, into)]
+
+
+def load(settings: Settings) -> Loaded:
+    """Read the data, ontology and shapes files named by ``settings``."""
+    base = settings.data_base_uri
+    if not settings.data:
+        raise DataError("no data file given (use --data FILE)")
+    return Loaded(
+        quads=parse_files(settings.data, base),
+        ontology=parse_files(settings.ontology, base, into=f"{base}id/graph/ontology"),
+        shapes=parse_files(settings.shapes, base, into=f"{base}id/graph/shapes"),
+    )
+
+
+def to_graph(quads: Iterable[ox.Quad]) -> Graph:
+    """The union of ``quads`` as one rdflib graph (for pyshacl and for serializing shapes)."""
+    graph = Graph()
+    for q in quads:
+        graph.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
+    return graph
+
+
+def validation_graph(quads: Sequence[ox.Quad]) -> Graph:
+    """The union graph SHACL validates, plus ``G a sd:Graph`` for every named graph, so shapes can ask
+    that each graph (and so each statement) has a resolvable source."""
+    graph = to_graph(quads)
+    for name in {q.graph_name for q in quads if isinstance(q.graph_name, ox.NamedNode)}:
+        graph.add((URIRef(name.value), RDF.type, SD.Graph))
+    return graph
+
+
+def _rewrite_term(term: Any, old: str, new: str) -> Any:
+    if isinstance(term, ox.NamedNode) and term.value.startswith(old):
+        return ox.NamedNode(rewrite_iri(term.value, old, new))
+    return term
+
+
+def rewrite(quads: Iterable[ox.Quad], old_base: str, new_base: str) -> list[ox.Quad]:
+    """Move every IRI under ``old_base`` to ``new_base`` (``--base-uri``)."""
+    if old_base == new_base:
+        return list(quads)
+    return [ox.Quad(*(_rewrite_term(t, old_base, new_base) for t in (q.subject, q.predicate, q.object,
+                                                                       q.graph_name))) for q in quads]
+
+
+def open_store(settings: Settings, loaded: Loaded | None = None) -> LocalStore:
+    """Build the served store: data plus ontology, rewritten to ``settings.base_uri``."""
+    loaded = loaded or load(settings)
+    quads = rewrite(loaded.quads + loaded.ontology, settings.data_base_uri, settings.base_uri)
+    # No prefix for {base}id/: its local names hold slashes, which Turtle would have to escape.
+    served_prefixes = {k: v for k, v in prefixes(settings.base_uri).items() if k != "tk"}
+    return LocalStore(quads, prefixes=served_prefixes, query_workers=settings.query_workers,
+                      query_timeout=settings.query_timeout, max_rows=settings.max_result_rows)

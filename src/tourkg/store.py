@@ -1,0 +1,374 @@
+"""The store behind a narrow interface: user queries with limits, internal look-ups, export.
+
+``LocalStore`` holds the dataset in an in-memory Oxigraph store. User queries (``query``) run in a pool
+of worker processes (``workers.py``) so that the time limit really stops the work; the trusted, bounded
+look-ups the pages need (``describe``, ``ask_exists``, ``select``) run in-process. The engine was chosen
+by measurement (see ``bench/``): rdflib's SPARQL engine is two orders of magnitude slower and answers
+``ASK { FILTER(false) }`` wrongly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+import pyoxigraph as ox
+from rdflib import BNode, Dataset, Literal, URIRef
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
+from rdflib.term import Node
+
+from tourkg import formats, workers
+from tourkg.errors import (
+    Overloaded,
+    QuerySyntaxError,
+    QueryTimeout,
+    ResultTooLarge,
+    TourkgError,
+)
+from tourkg.formats import Format, Kind
+from tourkg.namespaces import DCT, PROV, RDF, RDFS, SCHEMA, SKOS
+
+log = logging.getLogger(__name__)
+
+#: Properties read as a resource's human label, in order of preference.
+LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label, SCHEMA.name, DCT.title, SCHEMA.headline)
+_LABEL_IRIS = tuple(str(p) for p in LABEL_PROPERTIES)
+_PROVENANCE_IRIS = (str(PROV.wasDerivedFrom), str(DCT.source), str(SCHEMA.url), str(SCHEMA.publisher))
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """A query's serialized answer: ``form`` is ``select``, ``ask`` or ``graph``."""
+
+    body: bytes
+    format: Format
+    form: str
+    size: int
+
+
+@dataclass(frozen=True)
+class QueryFormats:
+    """The format to use for each result kind (``None``: the client accepts none of that kind)."""
+
+    results: Format | None
+    graph: Format | None
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts for the dataset description (VoID) and the landing page."""
+
+    triples: int
+    quads: int
+    graphs: tuple[str, ...]
+    classes: dict[str, int] = field(default_factory=dict)
+    properties: dict[str, int] = field(default_factory=dict)
+    subjects: int = 0
+    objects: int = 0
+
+
+class Store(Protocol):
+    """What the publisher needs from a store; small so another engine can stand behind it."""
+
+    def query(self, text: str, *, formats: QueryFormats, default_graphs: Sequence[str] | None = None,
+              named_graphs: Sequence[str] | None = None, union: bool = True, timeout: float | None = None,
+              max_rows: int | None = None) -> QueryOutcome:
+        """Run a user query under the time and size limits."""
+
+    def select(self, text: str) -> list[dict[str, Node]]:
+        """Run a trusted, bounded internal SELECT (union default graph)."""
+
+    def ask_exists(self, iri: str) -> bool:
+        """True when ``iri`` is the subject of at least one statement."""
+
+    def describe(self, iri: str) -> Dataset:
+        """The resource's statements, incoming links, labels of linked resources, and provenance."""
+
+    def stats(self) -> Stats:
+        """Counts and partitions for the dataset description."""
+
+    def export(self, fmt: Format) -> bytes:
+        """The whole dataset in ``fmt``, byte-identical for the same data."""
+
+
+# -- term conversion ----------------------------------------------------------------------------------
+def to_rdflib(term: Any) -> Node:
+    """Convert a pyoxigraph term to rdflib."""
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    if isinstance(term, ox.DefaultGraph):
+        return DATASET_DEFAULT_GRAPH_ID
+    raise TypeError(f"unsupported term {term!r}")
+
+
+def to_oxigraph(term: Node) -> Any:
+    """Convert an rdflib term to pyoxigraph."""
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"unsupported term {term!r}")
+
+
+# -- the worker pool ----------------------------------------------------------------------------------
+class _Worker:
+    """One ``python -m tourkg.workers`` process, spoken to over its stdin and stdout."""
+
+    def __init__(self, payload: bytes) -> None:
+        # A plain subprocess rather than multiprocessing: it does not re-import the parent's __main__,
+        # so it works the same under gunicorn, pytest and the CLI.
+        self.process = subprocess.Popen([sys.executable, "-m", "tourkg.workers"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, close_fds=True)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._send = Connection(os.dup(self.process.stdin.fileno()), readable=False)
+        self._recv = Connection(os.dup(self.process.stdout.fileno()), writable=False)
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self._send.send_bytes(payload)
+        status, _size, _ = self._recv.recv()
+        if status != "ready":
+            raise RuntimeError("query worker failed to start")
+
+    def send(self, request: dict[str, Any]) -> None:
+        self._send.send(request)
+
+    def poll(self, timeout: float) -> bool:
+        return self._recv.poll(timeout)
+
+    def recv(self) -> Any:
+        return self._recv.recv()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+        self._send.close()
+        self._recv.close()
+
+
+class WorkerPool:
+    """Query worker processes, checked out one per query; an overrunning worker is killed and replaced."""
+
+    def __init__(self, payload: bytes, size: int) -> None:
+        self._payload = payload
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        for _ in range(max(1, size)):
+            self._add(_Worker(payload))
+
+    def _add(self, worker: _Worker) -> None:
+        with self._lock:
+            self._all.append(worker)
+        self._idle.put(worker)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
+        threading.Thread(target=lambda: self._add(_Worker(self._payload)), daemon=True).start()
+
+    def run(self, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
+        """Send ``request`` to an idle worker and wait at most ``timeout`` seconds for its answer."""
+        deadline = time.monotonic() + timeout
+        try:
+            worker = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise Overloaded(f"All query workers stayed busy for {timeout:g} s (query_timeout); "
+                             "try again shortly.") from None
+        try:
+            worker.send(request)
+            if worker.poll(max(0.0, deadline - time.monotonic())):
+                answer = worker.recv()
+                self._idle.put(worker)
+                return answer
+        except (EOFError, OSError, BrokenPipeError):
+            self._replace(worker)
+            raise TourkgError("The query worker died while answering; it has been replaced.") from None
+        self._replace(worker)
+        raise QueryTimeout(f"The query ran longer than the time limit of {timeout:g} s (setting "
+                           "query_timeout) and was stopped. Narrow it down, e.g. with LIMIT or more "
+                           "specific patterns.")
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            for worker in self._all:
+                worker.kill()
+            self._all.clear()
+
+
+# -- the local store ----------------------------------------------------------------------------------
+class LocalStore:
+    """The dataset in memory (Oxigraph), with worker processes for user queries."""
+
+    def __init__(self, quads: Iterable[ox.Quad], *, prefixes: dict[str, str] | None = None,
+                 query_workers: int = 2, query_timeout: float = 10.0, max_rows: int = 10_000) -> None:
+        self._store = ox.Store()
+        self._store.extend(quads)
+        self.prefixes = dict(prefixes or {})
+        self.query_workers, self.query_timeout, self.max_rows = query_workers, query_timeout, max_rows
+        self._pool: WorkerPool | None = None
+        self._pool_lock = threading.Lock()
+        self._describe = lru_cache(maxsize=8192)(lambda iri: _describe(self._store, iri))
+
+    # user queries -------------------------------------------------------------------------------------
+    def start_workers(self) -> WorkerPool:
+        """Start the query workers now (called after the web server forks; otherwise on first query)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = WorkerPool(self._nquads, self.query_workers)
+            return self._pool
+
+    @cached_property
+    def _nquads(self) -> bytes:
+        return self._store.dump(format=ox.RdfFormat.N_QUADS)
+
+    def close(self) -> None:
+        """Stop the query workers."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def query(self, text: str, *, formats: QueryFormats, default_graphs: Sequence[str] | None = None,
+              named_graphs: Sequence[str] | None = None, union: bool = True, timeout: float | None = None,
+              max_rows: int | None = None) -> QueryOutcome:
+        """Run a user query in a worker process under the time limit and the result-size limit."""
+        protocol_dataset = default_graphs is not None or named_graphs is not None
+        request = {
+            "query": text,
+            "union": union and not protocol_dataset,
+            "default_graphs": list(default_graphs) if protocol_dataset else None,
+            "named_graphs": list(named_graphs or []) if protocol_dataset else None,
+            "results_format": formats.results.engine if formats.results else None,
+            "graph_format": formats.graph.engine if formats.graph else None,
+            "max_rows": self.max_rows if max_rows is None else max_rows,
+            "prefixes": self.prefixes,
+        }
+        limit = self.query_timeout if timeout is None else timeout
+        status, payload, detail = self.start_workers().run(request, limit)
+        return _outcome(status, payload, detail, formats)
+
+    # internal look-ups --------------------------------------------------------------------------------
+    def select(self, text: str) -> list[dict[str, Node]]:
+        """Run a trusted internal SELECT over the union of all graphs."""
+        solutions = self._store.query(text, use_default_graph_as_union=True)
+        names = [v.value for v in solutions.variables]
+        return [{n: to_rdflib(row[n]) for n in names if row[n] is not None} for row in solutions]
+
+    def ask_exists(self, iri: str) -> bool:
+        """True when ``iri`` is the subject of at least one statement."""
+        return next(iter(self._store.quads_for_pattern(ox.NamedNode(iri), None, None)), None) is not None
+
+    def describe(self, iri: str) -> Dataset:
+        """See :meth:`Store.describe`; cached, since the data never changes while serving."""
+        return self._describe(iri)
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one store per process, lives as long as the process
+    def stats(self) -> Stats:
+        """Counts and class/property partitions."""
+        graphs = tuple(sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)))
+        distinct = {(q.subject, q.predicate, q.object) for q in self._store}
+        return Stats(
+            triples=len(distinct), quads=len(self._store), graphs=graphs,
+            classes=self._partition("SELECT ?k (COUNT(DISTINCT ?s) AS ?n) { ?s a ?k } GROUP BY ?k"),
+            properties=self._partition("SELECT ?k (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?k ?o "
+                                       "{ ?s ?k ?o } } GROUP BY ?k"),
+            subjects=len({t[0] for t in distinct}), objects=len({t[2] for t in distinct}),
+        )
+
+    def _partition(self, text: str) -> dict[str, int]:
+        return {str(r["k"]): int(r["n"]) for r in self.select(text)}
+
+    def export(self, fmt: Format) -> bytes:
+        """The whole dataset in ``fmt``: canonical blank-node labels and sorted statements, so the bytes
+        are the same for the same data (RDF Dataset Canonicalization, RDFC-1.0)."""
+        return _export(self._store, fmt, tuple(sorted(self.prefixes.items())))
+
+
+def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats) -> QueryOutcome:
+    if status == "ok":
+        form, size = detail
+        fmt = chosen.graph if form == "graph" else chosen.results
+        assert fmt is not None
+        return QueryOutcome(payload, fmt, form, size)
+    if status == "syntax":
+        raise QuerySyntaxError(f"SPARQL syntax error: {payload}")
+    if status == "too_large":
+        raise ResultTooLarge(f"The result has more than {payload} rows or triples (setting max_result_rows). "
+                             "Add a LIMIT or narrow the query.")
+    if status == "not_acceptable":
+        from tourkg.errors import NotAcceptable
+
+        offers = formats.media_types(formats.RESULTS if payload == "results" else formats.RDF)
+        raise NotAcceptable(f"This query returns {payload}, in none of the formats you accept.", offers)
+    raise TourkgError(f"The query could not be evaluated: {payload}")
+
+
+def _quads(store: ox.Store, s: Any = None, p: Any = None, o: Any = None) -> list[ox.Quad]:
+    return list(store.quads_for_pattern(s, p, o))
+
+
+def _describe(store: ox.Store, iri: str) -> Dataset:
+    node = ox.NamedNode(iri)
+    own = _quads(store, node)
+    pending = [q.object for q in own if isinstance(q.object, ox.BlankNode)]
+    seen: set[Any] = set()
+    while pending:  # concise bounded description: follow blank nodes
+        bnode = pending.pop()
+        if bnode in seen:
+            continue
+        seen.add(bnode)
+        more = _quads(store, bnode)
+        own += more
+        pending += [q.object for q in more if isinstance(q.object, ox.BlankNode)]
+    incoming = _quads(store, None, None, node)
+    linked = {q.object for q in own if isinstance(q.object, ox.NamedNode)}
+    linked |= {q.predicate for q in own + incoming} | {q.subject for q in incoming}
+    labels = [q for x in linked for p in _LABEL_IRIS for q in _quads(store, x, ox.NamedNode(p))]
+    graphs = {q.graph_name for q in own + incoming if isinstance(q.graph_name, ox.NamedNode)}
+    provenance = [q for g in graphs for p in _PROVENANCE_IRIS for q in _quads(store, g, ox.NamedNode(p))]
+    sources = {q.object for q in provenance if isinstance(q.object, ox.NamedNode)}
+    provenance += [q for s in sources for p in _LABEL_IRIS + _PROVENANCE_IRIS
+                   for q in _quads(store, s, ox.NamedNode(p))]
+    provenance += [q for g in graphs for p in _LABEL_IRIS for q in _quads(store, g, ox.NamedNode(p))]
+    types = [q for x in linked for q in _quads(store, x, ox.NamedNode(str(RDF.type)))]
+    result = Dataset()
+    for q in own + incoming + labels + provenance + types:
+        result.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object),
+                    to_rdflib(q.graph_name)))
+    return result
+
+
+def _export(store: ox.Store, fmt: Format, prefixes: tuple[tuple[str, str], ...]) -> bytes:
+    dataset = ox.Dataset(store)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    used = workers.used_prefixes(store.dump(format=ox.RdfFormat.N_QUADS), dict(prefixes))
+    if fmt.kind is Kind.DATASET:
+        items: list[Any] = sorted(dataset, key=str)
+    else:
+        items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
+    target = getattr(ox.RdfFormat, fmt.engine or "")
+    return ox.serialize(items, format=target, prefixes=used) or b""

@@ -1,0 +1,86 @@
+"""SHACL validation with pyshacl, returning a plain ``Report`` the CLI and the server both use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdflib import Graph
+from rdflib.term import Node
+
+from tourkg.loader import Loaded, to_graph, validation_graph
+from tourkg.namespaces import SH
+
+
+@dataclass(frozen=True)
+class Result:
+    """One SHACL validation result."""
+
+    focus: str
+    path: str
+    message: str
+    severity: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """``conforms`` is False only for sh:Violation results; warnings are reported but allowed."""
+
+    conforms: bool
+    graph: Graph
+    results: tuple[Result, ...]
+
+    @property
+    def text(self) -> str:
+        """A report a person reads: one block per result, violations first."""
+        if not self.results:
+            return "Conforms: the data satisfies every shape."
+        lines = ["Conforms." if self.conforms else "Does not conform.", ""]
+        for r in self.results:
+            lines += [f"{r.severity}: {r.message}", f"  focus node: {r.focus}"]
+            if r.path:
+                lines.append(f"  path: {r.path}")
+            if r.value:
+                lines.append(f"  value: {r.value}")
+        counts = {s: sum(r.severity == s for r in self.results) for s in ("Violation", "Warning", "Info")}
+        lines.append("")
+        lines.append(", ".join(f"{n} {s.lower()}{'s' if n != 1 else ''}" for s, n in counts.items() if n))
+        return "\n".join(lines)
+
+
+def _short(node: Node | None, graph: Graph) -> str:
+    if node is None:
+        return ""
+    try:
+        return node.n3(graph.namespace_manager)
+    except Exception:
+        return str(node)
+
+
+def validate(loaded: Loaded) -> Report:
+    """Validate the union of the data graphs against the shapes, with the ontology as ontology graph."""
+    from pyshacl import validate as shacl_validate  # heavy import, only when validating
+
+    data = validation_graph(loaded.quads)
+    shapes = to_graph(loaded.shapes)
+    ontology = to_graph(loaded.ontology) if loaded.ontology else None
+    for prefix, ns in shapes.namespaces():
+        data.bind(prefix, ns, override=False)
+    _conforms, report_graph, _text = shacl_validate(
+        data, shacl_graph=shapes, ont_graph=ontology, inference="none", allow_warnings=True,
+        advanced=True, meta_shacl=False, abort_on_first=False,
+    )
+    results = []
+    for node in report_graph.subjects(predicate=SH.resultSeverity):
+        severity = str(report_graph.value(node, SH.resultSeverity)).rsplit("#", 1)[-1]
+        results.append(Result(
+            focus=_short(report_graph.value(node, SH.focusNode), data),
+            path=_short(report_graph.value(node, SH.resultPath), data),
+            message=str(report_graph.value(node, SH.resultMessage) or "(no message)"),
+            severity=severity,
+            value=_short(report_graph.value(node, SH.value), data),
+        ))
+    order = {"Violation": 0, "Warning": 1, "Info": 2}
+    results.sort(key=lambda r: (order.get(r.severity, 3), r.focus, r.path, r.message))
+    conforms = not any(r.severity == "Violation" for r in results)
+    return Report(conforms=conforms, graph=report_graph, results=tuple(results))

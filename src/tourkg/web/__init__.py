@@ -1,0 +1,119 @@
+"""The Flask app factory: blueprints, error handlers, CORS and security headers.
+
+Per-app state lives in ``app.extensions["tourkg"]`` (a ``Publisher``) and is read through
+:func:`publisher`; nothing else is global.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+from rdflib import Graph
+
+from tourkg import loader
+from tourkg.config import Settings, build_settings
+from tourkg.errors import DataError, StartupError
+from tourkg.iris import IriMap
+from tourkg.store import Store
+
+
+@dataclass
+class Publisher:
+    """Everything the views need: the settings, the store and the IRI map of one app."""
+
+    settings: Settings
+    store: Store
+    iris: IriMap
+    shapes: Graph
+    ontology: Graph
+    _cache: dict[Any, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cached(self, key: Any, compute: Any) -> Any:
+        """Compute a representation once: the data does not change while serving."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = compute()
+            with self._lock:
+                return self._cache.setdefault(key, value)
+
+
+def publisher() -> Publisher:
+    """The current app's ``Publisher``."""
+    return current_app.extensions["tourkg"]
+
+
+def build_publisher(settings: Settings, store: Store | None = None) -> Publisher:
+    """Load, validate (unless disabled) and open the store.
+
+    :raises StartupError: unreadable input (exit code 2) or non-conforming data (exit code 1).
+    """
+    try:
+        loaded = loader.load(settings)
+    except DataError as exc:
+        raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+    if settings.validate and loaded.shapes:
+        from tourkg.validate import validate
+
+        report = validate(loaded)
+        if not report.conforms:
+            raise StartupError("The data does not conform to the shapes; refusing to start "
+                               "(use --no-validate to serve it anyway).\n\n" + report.text, 1)
+    rewrite = (settings.data_base_uri, settings.base_uri)
+    return Publisher(
+        settings=settings,
+        store=store or loader.open_store(settings, loaded),
+        iris=IriMap(settings.base_uri),
+        shapes=loader.to_graph(loader.rewrite(loaded.shapes, *rewrite)),
+        ontology=loader.to_graph(loader.rewrite(loaded.ontology, *rewrite)),
+    )
+
+
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag, Link, Location, Content-Disposition, Vary, Last-Modified",
+}
+_PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Accept, Content-Type, If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+}
+_CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def _finish(response: Response) -> Response:
+    """CORS on everything (linked data is for every origin) and safe defaults for HTML."""
+    response.headers.update(_CORS_HEADERS)
+    if request.method == "OPTIONS":
+        response.headers.update(_PREFLIGHT_HEADERS)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", _CSP)
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None,
+               publisher_: Publisher | None = None) -> Flask:
+    """Create the WSGI app for ``settings`` (default: the tour).
+
+    :param store: use this store instead of opening one from the settings' files.
+    :param publisher_: reuse an already built ``Publisher`` (tests share one across apps).
+    """
+    from tourkg.web import dataset_views, errors, resource_views, sparql_views
+
+    settings = settings or build_settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max(1 << 20, settings.max_query_length * 4)
+    app.json.sort_keys = False
+    app.extensions["tourkg"] = publisher_ or build_publisher(settings, store)
+    app.register_blueprint(sparql_views.bp)
+    app.register_blueprint(dataset_views.bp)
+    app.register_blueprint(resource_views.bp)  # last: it holds the catch-all path route
+    errors.register(app)
+    app.after_request(_finish)
+    return app

@@ -1,0 +1,5 @@
+"""Blueprint `sparql` (being written in this change)."""
+
+from flask import Blueprint
+
+bp = Blueprint("sparql", __name__)
