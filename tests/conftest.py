@@ -30,9 +30,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, wait: float = 60.0) -> Iterator[str]:
-    """Start ``tourkg serve`` (gunicorn) on a free loopback port; yield its base URL; stop it."""
-    port = free_port()
+def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[str]:
+    """Start ``tourkg serve`` (gunicorn) on a free loopback port (or ``port``); yield its URL; stop it."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "tourkg", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -109,3 +109,54 @@ def dump(data, shapes, ontology, fmt, output, base_uri) -> None:
         output.write_bytes(body)
     else:
         sys.stdout.buffer.write(body)
+
+
+_QUERY_FORMATS = ["table", *sorted({n for f in formats.RESULTS + formats.RDF for n in (f.name, f.extension,
+                                                                                     *f.aliases)})]
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option("--file", "-f", "query_file", type=click.File(encoding="utf-8"), help="Read the query from "
+              "this file ('-' for stdin).")
+@click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS, case_sensitive=False), default="table",
+              help="table (aligned text; Turtle for CONSTRUCT/DESCRIBE) or any result or RDF format.")
+@data_options
+@click.option("--query-timeout", type=float, default=None, help=_HELP["query_timeout"])
+def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None:
+    """Run a SPARQL query on the data with the server's engine and limits; print the result."""
+    from tourkg import loader, sparql
+    from tourkg.errors import TourkgError
+    from tourkg.result_table import TABLE_FORMATS, render_text, to_table
+
+    if bool(query) == bool(query_file):
+        raise click.UsageError("Give the query either as an argument or with --file, not both.")
+    settings = _settings(data=data, shapes=shapes, ontology=ontology, query_timeout=query_timeout)
+    try:
+        text = query or query_file.read()
+        request = sparql.check_query(sparql.QueryRequest(text), settings.max_query_length)
+        chosen = TABLE_FORMATS if fmt == "table" else sparql.formats_for_name(fmt)
+        store = loader.open_store(settings.replace(query_workers=1))
+        try:
+            outcome = sparql.run_query(store, request, chosen)
+        finally:
+            store.close()
+    except TourkgError as exc:
+        raise click.ClickException(f"{exc.title}: {exc.message}") from None
+    if fmt != "table":
+        sys.stdout.buffer.write(outcome.body)
+    elif outcome.form == "graph":
+        click.echo(_turtle(outcome.body, store.prefixes), nl=False)
+    else:
+        click.echo(render_text(to_table(outcome), store.prefixes), nl=False)
+
+
+def _turtle(ntriples: bytes, prefixes: dict[str, str]) -> str:
+    """Re-serialize N-Triples as Turtle with the dataset's prefixes, for reading in a terminal."""
+    import pyoxigraph as ox
+
+    from tourkg.workers import used_prefixes
+
+    triples = list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES))
+    turtle = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=used_prefixes(ntriples, prefixes))
+    return (turtle or b"").decode()

@@ -62,7 +62,9 @@ def execute(store: ox.Store, request: dict[str, Any]) -> tuple[str, Any, Any]:
     try:
         result = store.query(
             request["query"],
-            use_default_graph_as_union=request["union"],
+            # The merge is stored as the default graph (see _store_merged_default_graph), so "union"
+            # means the stored default graph, each triple once.
+            use_default_graph_as_union=False,
             default_graph=_graphs(request.get("default_graphs")),
             named_graphs=_graphs(request.get("named_graphs")),
         )
@@ -106,10 +108,19 @@ def _serialize(result: Any, request: dict[str, Any]) -> tuple[str, Any, Any]:
     return ("ok", body or b"", ("graph", len(triples)))
 
 
+def _store_merged_default_graph(store: ox.Store) -> None:
+    """Store the RDF merge of all graphs as the default graph. Oxigraph 0.5's union default graph
+    yields a triple once per graph that holds it (oxigraph/oxigraph#1919, fixed in 0.6), so a plain
+    ``SELECT`` would repeat rows and ``COUNT`` would over-count; the merge holds each triple once."""
+    triples = {(q.subject, q.predicate, q.object) for q in store}
+    store.extend(ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in triples)
+
+
 def serve(incoming: Any, outgoing: Any) -> None:
     """Worker main loop: load the dataset sent first, then answer requests until the pipe closes."""
     store = ox.Store()
     store.bulk_load(incoming.recv_bytes(), format=ox.RdfFormat.N_QUADS)
+    _store_merged_default_graph(store)
     outgoing.send(("ready", len(store), None))
     while True:
         try:

@@ -1,5 +1,146 @@
-"""Blueprint `dataset` (being written in this change)."""
+"""Blueprint ``dataset``: the landing page, dumps, VoID, ontology, shapes, sitemap and robots.txt.
 
-from flask import Blueprint
+Every body is computed once per app (the data never changes while serving) and served with a strong
+ETag, so repeated downloads cost a hash comparison.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, render_template, request, url_for
+from rdflib import Graph
+
+from tourkg import formats, metadata
+from tourkg.describe import LANGUAGES, serialize_graph
+from tourkg.errors import NotFound
+from tourkg.formats import Format
+from tourkg.namespaces import prefixes
+from tourkg.web import publisher
+from tourkg.web.conneg import choose_format
+from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
 
 bp = Blueprint("dataset", __name__)
+
+TURTLE = formats.BY_NAME["turtle"]
+#: RDF documents (VoID, shapes): Turtle first, so ``*/*`` gets Turtle.
+RDF_OFFERS: tuple[Format, ...] = formats.GRAPHS
+#: The ontology: RDF first (``*/*`` and curl get Turtle, as on ``/id``); browsers ask for HTML by name.
+ONTOLOGY_OFFERS: tuple[Format, ...] = (*formats.GRAPHS, formats.HTML)
+_DUMPS = {f.extension: f for f in metadata.DUMP_FORMATS}
+
+
+@bp.app_template_filter("json_script")
+def _json_script(data: object) -> str:
+    return json_script(data)
+
+
+def _serialize(graph: Graph, fmt: Format) -> bytes:
+    """Stable bytes for a small description graph (VoID, ontology, shapes): same ETag in every worker."""
+    used = {k: v for k, v in prefixes(publisher().iris.base).items() if k != "tk"}
+    return serialize_graph(graph, fmt, used)
+
+
+def _graph_document(key: str, graph_of: object, fmt: Format) -> Response:
+    pub = publisher()
+    body = pub.cached((key, request.host_url, fmt.name), lambda: _serialize(graph_of(), fmt))  # type: ignore[operator]
+    return representation(body, fmt.content_type, vary=("Accept",))
+
+
+@bp.get("/")
+def index() -> Response:
+    """The landing page: what the dataset is, counts, entry points, example queries, dumps, license."""
+    pub = publisher()
+    lang = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
+    body = pub.cached(("index", request.host_url, lang), lambda: _render_index(lang))
+    return representation(body, formats.HTML.content_type, vary=("Accept-Language",),
+                          links=[("/.well-known/void", "describedby", TURTLE.media_type)])
+
+
+def _render_index(lang: str) -> bytes:
+    pub = publisher()
+    try:
+        from tourkg.queries import examples
+        queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text})) for e in examples()]
+    except ImportError:  # the example queries ship with the SPARQL endpoint
+        queries = []
+    site = request.host_url
+    downloads = [{"@type": "DataDownload", "encodingFormat": f.media_type,
+                  "contentUrl": f"{site}dump.{f.extension}"} for f in _DUMPS.values()]
+    jsonld = {"@context": "https://schema.org", "@type": "Dataset", "@id": metadata.dataset_iri(site),
+              "name": metadata.TITLE, "description": metadata.DESCRIPTION, "license": metadata.LICENSE,
+              "url": site, "distribution": downloads}
+    return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
+                           entries=metadata.entry_points(pub.store, pub.iris, lang), dumps=_DUMPS.values(),
+                           title=metadata.TITLE, description=metadata.DESCRIPTION, license=metadata.LICENSE,
+                           site=site).encode()
+
+
+@bp.get("/dump.<extension>")
+def dump(extension: str) -> Response:
+    """The whole dataset, byte for byte what ``tourkg dump --format EXT`` writes; gzip on request."""
+    fmt = _DUMPS.get(extension)
+    if fmt is None:
+        raise NotFound(f"No dump in .{extension}; available: " + ", ".join(f"/dump.{e}" for e in _DUMPS))
+    pub = publisher()
+    body, headers = maybe_gzip(("dump", extension), pub.cached(("dump", extension),
+                                                               lambda: pub.store.export(fmt)))
+    headers["Content-Disposition"] = f'attachment; filename="tourkg.{extension}"'
+    return representation(body, fmt.content_type, vary=("Accept-Encoding",), headers=headers)
+
+
+@bp.get("/.well-known/void")
+def void() -> Response:
+    """VoID + DCAT description (Turtle unless the client asks for another RDF syntax)."""
+    pub = publisher()
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), RDF_OFFERS, TURTLE)
+    return _graph_document("void", lambda: metadata.void_graph(pub.store, pub.iris, pub.settings,
+                                                               request.host_url), fmt)
+
+
+@bp.get("/ontology")
+def ontology() -> Response:
+    """The ontology: HTML documentation for browsers, the ontology itself in RDF otherwise."""
+    pub = publisher()
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), ONTOLOGY_OFFERS, TURTLE)
+    if fmt is not formats.HTML:
+        return _graph_document("ontology", lambda: pub.ontology, fmt)
+    body = pub.cached(("ontology-html",), _render_ontology)
+    links = alternates((f, f"/ontology?format={f.extension}") for f in RDF_OFFERS)
+    return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
+
+
+def _render_ontology() -> bytes:
+    pub = publisher()
+    header = metadata.ontology_header(pub.ontology)
+    terms = metadata.ontology_terms(pub.ontology, pub.iris)
+    defined = [{"@type": "DefinedTerm", "@id": t.iri, "name": t.labels.get("en", t.anchor)} for t in terms]
+    jsonld = {"@context": "https://schema.org", "@type": "DefinedTermSet", "@id": header["iri"],
+              "name": header["title"], "hasDefinedTerm": defined}
+    return render_template("ontology.html", lang="en", header=header, terms=terms, formats=RDF_OFFERS,
+                           jsonld=jsonld).encode()
+
+
+@bp.get("/shapes")
+def shapes() -> Response:
+    """The SHACL shapes the data is validated with (Turtle unless asked otherwise)."""
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), RDF_OFFERS, TURTLE)
+    return _graph_document("shapes", lambda: publisher().shapes, fmt)
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    """Every page URL (sitemaps.org protocol 0.9)."""
+    pub = publisher()
+    pages = ["/", url_for("dataset.ontology")]
+    pages += [pub.iris.page_path(i) for i in metadata.page_iris(pub.store, pub.iris)]
+    body = pub.cached(("sitemap", request.host_url), lambda: render_template(
+        "sitemap.xml", site=request.host_url.rstrip("/"), paths=pages).encode())
+    return representation(body, "application/xml; charset=utf-8")
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """Allow everything and point crawlers to the sitemap."""
+    body = f"User-agent: *\nAllow: /\nSitemap: {request.host_url}sitemap.xml\n".encode()
+    return representation(body, "text/plain; charset=utf-8")

@@ -37,7 +37,9 @@ def options_for(settings: Settings, on_fork: Any) -> dict[str, Any]:
         "timeout": int(max(30, settings.query_timeout * 3)),
         "graceful_timeout": 5,
         "keepalive": 5,
-        "limit_request_line": 8190,
+        # gunicorn caps the request line at 8190 bytes unless unlimited (0); a long GET query must reach
+        # our own max_query_length check and get its 413, not gunicorn's bare 400.
+        "limit_request_line": 0,
         "limit_request_field_size": 8190,
         "post_fork": lambda _server, _worker: on_fork(),
         "accesslog": "-",

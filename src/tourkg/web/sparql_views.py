@@ -1,5 +1,125 @@
-"""Blueprint `sparql` (being written in this change)."""
+"""Blueprint ``sparql``: the SPARQL 1.1 Protocol endpoint at ``/sparql`` and its query page.
 
-from flask import Blueprint
+Thin: the protocol rules live in ``tourkg.sparql``, the description in ``tourkg.service_description``,
+the table in ``tourkg.result_table``. Here: read the request, pick the representation, build the
+response (https://www.w3.org/TR/sparql11-protocol/#query-operation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flask import Blueprint, Response, render_template, request, url_for
+
+from tourkg import formats, sparql
+from tourkg.errors import TourkgError
+from tourkg.namespaces import prefixes
+from tourkg.queries import Example, examples
+from tourkg.result_table import TABLE_FORMATS, Cell, Table, shorten, to_table
+from tourkg.service_description import describe_service, serialize_description
+from tourkg.web import publisher
+from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, wants_page
 
 bp = Blueprint("sparql", __name__)
+
+#: Methods of the query operation (Protocol §2.1) plus CORS preflight; anything else is 405 with this.
+ALLOWED = ("GET", "HEAD", "POST", "OPTIONS")
+
+
+@bp.route("/sparql", methods=ALLOWED)
+def endpoint() -> Response:
+    """Answer a query by ``Accept``/``format=``; without one, the query page or the service description."""
+    if request.method == "OPTIONS":
+        return Response(status=204, headers={"Allow": ", ".join(ALLOWED)})
+    page = wants_page(request.headers.get("Accept"), request.args.get("format"))
+    try:
+        query = _collect()
+    except TourkgError as exc:
+        if not page:
+            raise
+        return _page(request.args.get("query", ""), error=exc)
+    if query is None:
+        return _no_query()
+    return _page_with_results(query) if page else _results(query)
+
+
+def _collect() -> sparql.QueryRequest | None:
+    """Steps 1 and 2: the protocol parameters, then the rules on the text."""
+    body = request.get_data(cache=True) if request.method == "POST" else b""
+    found = sparql.collect_request(request.method, request.args.to_dict(flat=False), request.content_type,
+                                   body)
+    return None if found is None else sparql.check_query(found, publisher().settings.max_query_length)
+
+
+def _results(query: sparql.QueryRequest) -> Response:
+    """Step 3: evaluate and serialise in the negotiated format."""
+    chosen = choose_query_formats(request.headers.get("Accept"), query.format)
+    outcome = sparql.run_query(publisher().store, query, chosen)
+    response = Response(outcome.body, content_type=outcome.format.content_type)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _no_query() -> Response:
+    """The query page for browsers; the service description (sd:endpoint = this URL) for RDF clients."""
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), SERVICE_OFFERS)
+    if fmt is formats.HTML:
+        return _page(next((e.text for e in _examples()), ""))
+    pub = publisher()
+    body = pub.cached(("service-description", request.base_url, fmt.name), lambda: serialize_description(
+        describe_service(request.base_url, pub.settings, pub.store), fmt))
+    return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
+
+
+def _page_with_results(query: sparql.QueryRequest) -> Response:
+    """The query page with the answer as an HTML table, or with the error in place."""
+    try:
+        table = to_table(sparql.run_query(publisher().store, query, TABLE_FORMATS))
+    except TourkgError as exc:
+        return _page(query.query, error=exc)
+    return _page(query.query, table=table, downloads=_downloads(query, table.form))
+
+
+def _downloads(query: sparql.QueryRequest, form: str) -> list[tuple[formats.Format, str]]:
+    """A link for every format this query's answer comes in: the same query with ``format=``."""
+    dataset = {"default-graph-uri": list(query.default_graphs or ()),
+               "named-graph-uri": list(query.named_graphs or ())}
+    kinds = formats.RDF if form == "graph" else formats.RESULTS
+    return [(f, url_for("sparql.endpoint", query=query.query, format=f.name, **dataset)) for f in kinds]
+
+
+def _examples() -> list[Example]:
+    """The examples, moved to the served base URI when it is not the one they are written in."""
+    settings = publisher().settings
+    if settings.base_uri == settings.data_base_uri:
+        return list(examples())
+    return [Example(e.slug, e.title, e.text.replace(settings.data_base_uri, settings.base_uri))
+            for e in examples()]
+
+
+def _page(text: str, *, table: Table | None = None, error: TourkgError | None = None,
+          downloads: Sequence[tuple[formats.Format, str]] = ()) -> Response:
+    """Render the query page (always escaped: every value goes through Jinja's autoescape)."""
+    pub = publisher()
+    body = render_template(
+        "sparql.html", query_text=text, table=table, error=error, downloads=downloads,
+        examples=_examples(), choices=formats.RESULTS + formats.RDF, selected=request.args.get("format"),
+        link=_link, short=lambda iri: shorten(iri, _prefixes()), settings=pub.settings)
+    status = error.status if error else 200
+    return Response(body, status=status, content_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
+
+
+def _prefixes() -> dict[str, str]:
+    """The served prefixes, for datatypes such as ``xsd:date`` (``tk:`` IRIs hold slashes: left out)."""
+    return {k: v for k, v in prefixes(publisher().settings.base_uri).items() if k != "tk"}
+
+
+def _link(cell: Cell) -> str | None:
+    """Where an IRI cell links: its page here when local, the IRI itself for http(s), else nowhere."""
+    if cell.kind != "iri":
+        return None
+    iris = publisher().iris
+    if iris.is_local(cell.value):
+        return iris.page_path(cell.value)
+    return cell.value if cell.value.startswith(("http://", "https://")) else None
+

@@ -1,0 +1,266 @@
+"""Resource views: what a page shows about one IRI, built from ``Store.describe`` without Flask.
+
+Everything a template needs is computed here (labels in the reader's language, grouped properties,
+incoming links, the source of each statement), so the views stay thin and the logic is testable.
+Subject-specific sections (country, person, tour, issue) live in :mod:`tourkg.extras`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import BNode, Literal, URIRef
+from rdflib.term import Node
+
+from tourkg import formats
+from tourkg.iris import IriMap
+from tourkg.namespaces import DCT, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
+from tourkg.store import LABEL_PROPERTIES, Store, to_oxigraph
+
+#: Languages pages are offered in; the first is the fallback.
+LANGUAGES = ("en", "es")
+DESCRIPTION_PROPERTIES = (SCHEMA.description, SKOS.definition, DCT.description, RDFS.comment)
+SAME_AS = (OWL.sameAs, SCHEMA.sameAs)
+#: IRIs with any of these characters are refused before they reach a SPARQL text or the engine.
+_UNSAFE_IRI = re.compile(r'[\s<>"{}|\\^`]')
+
+
+@dataclass(frozen=True)
+class Link:
+    """A hyperlink to a resource: ``href`` is a local path for our IRIs, the IRI itself otherwise."""
+
+    iri: str
+    text: str
+    href: str
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class Value:
+    """One object of a statement, ready to print; ``sources`` are numbers into ``ResourceView.sources``."""
+
+    text: str
+    link: Link | None = None
+    lang: str | None = None
+    datatype: str | None = None
+    sources: tuple[int, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class PropertyGroup:
+    """Every value of one property (or, for incoming links, every subject pointing here through it)."""
+
+    predicate: Link
+    values: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where statements come from: a named graph and the document it was derived from."""
+
+    number: int
+    graph: str
+    label: str
+    url: str | None  # the document's web address (schema:url), when known
+    page: str | None = None  # our page about the document
+
+
+@dataclass(frozen=True)
+class Section:
+    """A subject-specific list, e.g. the leader a country's visit met."""
+
+    title: str
+    items: tuple[Value, ...]
+
+
+@dataclass
+class ResourceView:
+    """Everything a resource page shows."""
+
+    iri: str
+    label: str
+    lang: str
+    types: tuple[Link, ...]
+    description: str | None
+    groups: tuple[PropertyGroup, ...]
+    incoming: tuple[PropertyGroup, ...]
+    sources: tuple[Source, ...]
+    alternates: tuple[tuple[str, str, str], ...]  # (label, media type, href)
+    sparql_href: str
+    same_as: tuple[str, ...] = ()
+    sections: list[Section] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # timeline, route map: see tourkg.extras
+
+
+def is_safe_iri(iri: str) -> bool:
+    """True when ``iri`` is absolute and free of characters that could break out of ``<...>``."""
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", iri)) and not _UNSAFE_IRI.search(iri)
+
+
+def exists(store: Store, iri: str) -> bool:
+    """True when ``iri`` occurs in the data as a subject or, failing that, as an object."""
+    if not is_safe_iri(iri):
+        return False
+    try:
+        return store.ask_exists(iri) or any(o == URIRef(iri) for _s, _p, o, _g in store.describe(iri).quads())
+    except ValueError:  # the engine refuses IRIs that do not parse
+        return False
+
+
+def local_name(iri: str) -> str:
+    """A readable form of an IRI's last segment: ``jobTitle`` → ``job title``."""
+    tail = re.split(r"[#/]", iri.rstrip("/#"))[-1] or iri
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", tail).replace("_", " ").replace("-", " ")
+    return words if words.isupper() else words[:1] + words[1:].lower()
+
+
+class Index:
+    """The quads of a description, indexed by subject, with label look-ups in a language."""
+
+    def __init__(self, quads: Iterable[tuple[Node, Node, Node, Node]]) -> None:
+        self.by_subject: dict[Node, list[tuple[Node, Node, Node]]] = defaultdict(list)
+        self.by_object: dict[Node, list[tuple[Node, Node, Node]]] = defaultdict(list)
+        for s, p, o, g in quads:
+            self.by_subject[s].append((p, o, g))
+            self.by_object[o].append((s, p, g))
+
+    def objects(self, subject: Node, predicate: Node) -> list[Node]:
+        """Distinct objects of ``subject predicate ?o`` in any graph, in a stable order."""
+        return sorted({o for p, o, _g in self.by_subject.get(subject, ()) if p == predicate}, key=str)
+
+    def literal(self, subject: Node, predicates: Sequence[Node], lang: str) -> str | None:
+        """The best literal of ``predicates`` for ``lang``: that language, then English, then untagged."""
+        ranked = []
+        for i, p in enumerate(predicates):
+            for o in self.objects(subject, p):
+                if isinstance(o, Literal):
+                    rank = {lang: 0, "en": 1, None: 2}.get(o.language, 3)
+                    ranked.append((rank, i, str(o)))
+        return min(ranked)[2] if ranked else None
+
+    def label(self, term: Node, lang: str) -> str:
+        """The human label of ``term`` in ``lang`` (else a readable local name)."""
+        return self.literal(term, LABEL_PROPERTIES, lang) or local_name(str(term))
+
+
+def link_to(iri: str, text: str, iris: IriMap) -> Link:
+    """A link: our IRIs go to their local page, other IRIs (Wikidata, vocabularies) stay external."""
+    if iris.is_local(iri):
+        return Link(iri, text, iris.page_path(iri))
+    return Link(iri, text, iri, external=True)
+
+
+def _short_datatype(datatype: str | None) -> str | None:
+    if not datatype or datatype == str(XSD.string):
+        return None
+    return "xsd:" + datatype[len(str(XSD)):] if datatype.startswith(str(XSD)) else datatype
+
+
+def make_value(term: Node, index: Index, iris: IriMap, lang: str, sources: tuple[int, ...] = ()) -> Value:
+    """Turn an RDF term into something printable."""
+    if isinstance(term, Literal):
+        dt = _short_datatype(str(term.datatype) if term.datatype else None)
+        return Value(str(term), lang=term.language, datatype=dt, sources=sources)
+    if isinstance(term, BNode):
+        parts = [f"{index.label(p, lang)}: {o}" for p, o, _g in index.by_subject.get(term, ())]
+        return Value("; ".join(parts) or "(blank node)", sources=sources)
+    return Value(index.label(term, lang), link_to(str(term), index.label(term, lang), iris), sources=sources)
+
+
+def _sources(index: Index, graphs: Iterable[Node], lang: str, iris: IriMap) -> dict[Node, Source]:
+    """Number the graphs the statements sit in, with the document each was derived from."""
+    found: dict[Node, Source] = {}
+    for number, graph in enumerate(sorted(set(graphs), key=str), start=1):
+        derived = index.objects(graph, PROV.wasDerivedFrom) or index.objects(graph, DCT.source)
+        origin = derived[0] if derived else None
+        subject = graph if origin is None else origin
+        urls = index.objects(subject, SCHEMA.url)
+        page = iris.page_path(str(subject)) if iris.is_local(str(subject)) else None
+        found[graph] = Source(number, str(graph), index.label(subject, lang), str(urls[0]) if urls else None,
+                              page)
+    return found
+
+
+def _groups(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris: IriMap, lang: str,
+            numbers: dict[Node, Source]) -> tuple[PropertyGroup, ...]:
+    """Group ``predicate → term → graphs`` into sorted, labelled property groups."""
+    groups = []
+    for predicate, terms in rows.items():
+        values = [make_value(t, index, iris, lang, tuple(sorted(numbers[g].number for g in graphs)))
+                  for t, graphs in terms.items()]
+        values.sort(key=lambda v: (v.lang not in (lang, None), v.text.casefold()))
+        plabel = index.label(predicate, lang)
+        groups.append(PropertyGroup(link_to(str(predicate), plabel, iris), tuple(values)))
+    labels_first = {str(p): i for i, p in enumerate(LABEL_PROPERTIES)}
+    groups.sort(key=lambda g: (labels_first.get(g.predicate.iri, 99), g.predicate.text.casefold()))
+    return tuple(groups)
+
+
+def _named(graph: Node) -> bool:
+    return isinstance(graph, URIRef)
+
+
+def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") -> ResourceView | None:
+    """The page view of ``iri`` in ``lang``; ``None`` when the IRI is not in the data."""
+    if not exists(store, iri):
+        return None
+    index = Index(store.describe(iri).quads())
+    node = URIRef(iri)
+    own: dict[Node, dict[Node, set[Node]]] = defaultdict(lambda: defaultdict(set))
+    for p, o, g in index.by_subject.get(node, ()):
+        if p != RDF.type:
+            own[p][o].add(g)
+    incoming: dict[Node, dict[Node, set[Node]]] = defaultdict(lambda: defaultdict(set))
+    for s, p, g in index.by_object.get(node, ()):
+        if s != node and not isinstance(s, BNode):
+            incoming[p][s].add(g)
+    graphs = [g for p in (*own.values(), *incoming.values()) for gs in p.values() for g in gs if _named(g)]
+    graphs += [g for p, o, g in index.by_subject.get(node, ()) if p == RDF.type and _named(g)]
+    numbers = defaultdict(lambda: Source(0, "", "", None), _sources(index, graphs, lang, iris))
+    types = tuple(link_to(str(t), index.label(t, lang), iris) for t in index.objects(node, RDF.type))
+    same_as = tuple(str(o) for p in SAME_AS for o in index.objects(node, p) if isinstance(o, URIRef))
+    return ResourceView(
+        iri=iri, label=index.label(node, lang), lang=lang, types=types,
+        description=index.literal(node, DESCRIPTION_PROPERTIES, lang),
+        groups=_groups(own, index, iris, lang, numbers),
+        incoming=_groups(incoming, index, iris, lang, numbers),
+        sources=tuple(s for s in sorted(numbers.values(), key=lambda s: s.number) if s.number),
+        alternates=tuple((f.label, f.media_type, iris.data_path(iri, f.extension)) for f in formats.GRAPHS),
+        sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
+    )
+
+
+def schema_org(view: ResourceView, page_url: str) -> dict[str, Any]:
+    """The schema.org JSON-LD object embedded in the page for search engines."""
+    schema_types = [t.iri[len(str(SCHEMA)):] for t in view.types if t.iri.startswith(str(SCHEMA))]
+    data: dict[str, Any] = {"@context": "https://schema.org", "@id": view.iri,
+                            "@type": schema_types or "Thing", "name": view.label, "url": page_url}
+    if view.description:
+        data["description"] = view.description
+    if view.same_as:
+        data["sameAs"] = list(view.same_as)
+    return data
+
+
+def description_triples(store: Store, iri: str) -> list[tuple[Node, Node, Node]]:
+    """The RDF description served at ``/data``: own statements, incoming links, labels and types of
+    linked resources and the provenance of their graphs, as distinct triples."""
+    return sorted({(s, p, o) for s, p, o, _g in store.describe(iri).quads()}, key=str)
+
+
+def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.Format,
+                    prefixes: dict[str, str]) -> bytes:
+    """Serialize triples to the same bytes in every process: blank nodes canonicalized (RDFC-1.0),
+    statements sorted, only the prefixes in use. Several web workers then agree on each ETag."""
+    dataset = ox.Dataset(ox.Quad(*(to_oxigraph(t) for t in triple)) for triple in triples)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
+    text = "\n".join(str(t) for t in items)
+    used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
+    return ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""

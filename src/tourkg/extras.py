@@ -1,0 +1,202 @@
+"""Subject-specific sections of resource pages: a country's visit, leader and focal areas; a person's
+visits; a tour's itinerary timeline and route map; an issue's broader/narrower concepts and visits.
+
+Each section comes from one bounded internal SELECT (``Store.select``); the IRIs put into the query text
+come from the data and are checked by :func:`tourkg.describe.is_safe_iri` first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rdflib import URIRef
+
+from tourkg.describe import Index, Link, ResourceView, Section, Value, is_safe_iri, link_to
+from tourkg.iris import IriMap
+from tourkg.namespaces import SCHEMA, SKOS, ontology_namespace
+from tourkg.store import Store
+
+TITLES = {
+    "visit": {"en": "Visit", "es": "Visita"},
+    "leader": {"en": "Leader met", "es": "Líder con quien se reunió"},
+    "focal": {"en": "Focal areas", "es": "Áreas de enfoque"},
+    "capital": {"en": "Capital", "es": "Capital"},
+    "attended": {"en": "Visits attended", "es": "Visitas a las que asistió"},
+    "broader": {"en": "Broader concepts", "es": "Conceptos más generales"},
+    "narrower": {"en": "Narrower concepts", "es": "Conceptos más específicos"},
+    "related": {"en": "Related concepts", "es": "Conceptos relacionados"},
+    "about": {"en": "Visits and tours about it", "es": "Visitas y giras sobre el tema"},
+}
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One visit of a tour's itinerary."""
+
+    position: int
+    visit: Link
+    country: Link | None
+    start: str | None
+    end: str | None
+    leader: Link | None
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """A capital on the route map, already projected to SVG coordinates."""
+
+    number: int
+    x: float
+    y: float
+    label: str
+    href: str
+
+    @property
+    def label_left(self) -> bool:
+        """Put the label left of points in the right part of the map, so long names are not clipped."""
+        return self.x > 320
+
+
+@dataclass(frozen=True)
+class RouteMap:
+    """A small equirectangular SVG map of a tour's route (no tiles: points and a line)."""
+
+    width: int
+    height: int
+    points: tuple[MapPoint, ...]
+
+    @property
+    def polyline(self) -> str:
+        """The ``points`` attribute of the route's ``<polyline>``."""
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+class _Context:
+    """What every section builder needs: the store, the IRI map, the language and a label cache."""
+
+    def __init__(self, store: Store, iris: IriMap, lang: str) -> None:
+        self.store, self.iris, self.lang = store, iris, lang
+        self.prologue = (f"PREFIX tko: <{ontology_namespace(iris.base)}>\nPREFIX schema: <{SCHEMA}>\n"
+                         f"PREFIX skos: <{SKOS}>\n")
+
+    def link(self, term: object) -> Link:
+        iri = str(term)
+        index = Index(self.store.describe(iri).quads()) if is_safe_iri(iri) else Index(())
+        return link_to(iri, index.label(URIRef(iri), self.lang), self.iris)
+
+    def rows(self, body: str) -> list[dict]:
+        return self.store.select(self.prologue + body)
+
+    def title(self, key: str) -> str:
+        return TITLES[key].get(self.lang, TITLES[key]["en"])
+
+    def section(self, key: str, terms: list[object], notes: dict[str, str] | None = None) -> Section | None:
+        unique = list(dict.fromkeys(str(t) for t in terms))
+        items = tuple(Value(link.text, link, note=(notes or {}).get(link.iri))
+                      for link in (self.link(t) for t in unique))
+        return Section(self.title(key), items) if items else None
+
+
+def _country(ctx: _Context, iri: str, view: ResourceView) -> None:
+    rows = ctx.rows(f"SELECT ?v ?leader ?focal ?start WHERE {{ ?v tko:visitedCountry <{iri}> . "
+                    "OPTIONAL { ?v tko:hostLeader ?leader } OPTIONAL { ?v tko:focalArea ?focal } "
+                    "OPTIONAL { ?v schema:startDate ?start } }")
+    capital = ctx.rows(f"SELECT ?c WHERE {{ <{iri}> tko:capital ?c }}")
+    dates = {str(r["v"]): str(r["start"]) for r in rows if "start" in r}
+    for section in (ctx.section("visit", [r["v"] for r in rows], dates),
+                    ctx.section("leader", [r["leader"] for r in rows if "leader" in r]),
+                    ctx.section("focal", [r["focal"] for r in rows if "focal" in r]),
+                    ctx.section("capital", [r["c"] for r in capital])):
+        if section:
+            view.sections.append(section)
+
+
+def _person(ctx: _Context, iri: str, view: ResourceView) -> None:
+    rows = ctx.rows(f"SELECT DISTINCT ?v ?start WHERE {{ ?v schema:attendee <{iri}> ; a tko:Visit . "
+                    "OPTIONAL { ?v schema:startDate ?start } } ORDER BY ?start ?v")
+    section = ctx.section("attended", [r["v"] for r in rows],
+                          {str(r["v"]): str(r["start"]) for r in rows if "start" in r})
+    if section:
+        view.sections.append(section)
+
+
+def _issue(ctx: _Context, iri: str, view: ResourceView) -> None:
+    for key, forward, backward in (("broader", "skos:broader", "skos:narrower"),
+                                   ("narrower", "skos:narrower", "skos:broader"),
+                                   ("related", "skos:related", "skos:related")):
+        rows = ctx.rows(f"SELECT DISTINCT ?c WHERE {{ {{ <{iri}> {forward} ?c }} UNION "
+                        f"{{ ?c {backward} <{iri}> }} }} ORDER BY ?c")
+        section = ctx.section(key, [r["c"] for r in rows])
+        if section:
+            view.sections.append(section)
+    rows = ctx.rows(f"SELECT DISTINCT ?v WHERE {{ ?v schema:about|tko:focalArea|tko:concernTopic|tko:theme "
+                    f"<{iri}> ; a schema:Event . OPTIONAL {{ ?v tko:itineraryPosition ?n }} }} "
+                    "ORDER BY ?n ?v")
+    section = ctx.section("about", [r["v"] for r in rows])
+    if section:
+        view.sections.append(section)
+
+
+_ITINERARY = """SELECT ?v ?pos ?c ?start ?end ?leader ?lat ?lon WHERE {{
+  <{iri}> schema:subEvent ?v .
+  OPTIONAL {{ ?v tko:itineraryPosition ?pos }}
+  OPTIONAL {{ ?v schema:startDate ?start }} OPTIONAL {{ ?v schema:endDate ?end }}
+  OPTIONAL {{ ?v tko:hostLeader ?leader }}
+  OPTIONAL {{ ?v tko:visitedCountry ?c
+             OPTIONAL {{ ?c tko:capital ?cap . ?cap schema:latitude ?lat ; schema:longitude ?lon }} }}
+}} ORDER BY ?pos ?start ?v ?leader"""
+
+
+def _tour(ctx: _Context, iri: str, view: ResourceView) -> None:
+    stops: dict[str, Stop] = {}
+    coordinates: list[tuple[float, float, Link]] = []
+    for row in ctx.rows(_ITINERARY.format(iri=iri)):
+        visit = str(row["v"])
+        if visit in stops:
+            continue
+        country = ctx.link(row["c"]) if "c" in row else None
+        stops[visit] = Stop(len(stops) + 1, ctx.link(visit), country, _text(row, "start"), _text(row, "end"),
+                            ctx.link(row["leader"]) if "leader" in row else None)
+        if country and "lat" in row and "lon" in row:
+            coordinates.append((float(row["lat"]), float(row["lon"]), country))
+    view.extra["timeline"] = tuple(stops.values())
+    if len(coordinates) >= 2:
+        view.extra["route_map"] = project(coordinates)
+
+
+def _text(row: dict, key: str) -> str | None:
+    return str(row[key]) if key in row else None
+
+
+def project(places: list[tuple[float, float, Link]], width: int = 640, margin: int = 60) -> RouteMap:
+    """Project (latitude, longitude) to SVG coordinates (equirectangular, scaled by cos(mean latitude))."""
+    lats, lons = [p[0] for p in places], [p[1] for p in places]
+    squash = math.cos(math.radians(sum(lats) / len(lats)))
+    span_x = max((max(lons) - min(lons)) * squash, 1e-6)
+    span_y = max(max(lats) - min(lats), 1e-6)
+    scale = (width - 2 * margin) / max(span_x, span_y)
+    height = int(span_y * scale + 2 * margin)
+    offset_x = (width - span_x * scale) / 2
+    points = tuple(MapPoint(i, offset_x + (lon - min(lons)) * squash * scale,
+                            margin + (max(lats) - lat) * scale, link.text, link.href)
+                   for i, (lat, lon, link) in enumerate(places, start=1))
+    return RouteMap(width, height, points)
+
+
+_BUILDERS: dict[str, Callable[[_Context, str, ResourceView], None]] = {
+    "Country": _country, "Person": _person, "Concept": _issue, "Tour": _tour,
+}
+
+
+def add_extras(store: Store, iris: IriMap, view: ResourceView) -> ResourceView:
+    """Add the sections that fit the resource's types (matched on the types' local names)."""
+    if not is_safe_iri(view.iri):
+        return view
+    ctx = _Context(store, iris, view.lang)
+    kinds = {t.iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1] for t in view.types}
+    for kind, build in _BUILDERS.items():
+        if kind in kinds:
+            build(ctx, view.iri, view)
+    return view

@@ -1,0 +1,229 @@
+"""Descriptions of the dataset as a whole: VoID + DCAT (``/.well-known/void``), the landing page's entry
+points, the sitemap's page list and the ontology's human documentation. Plain functions, no Flask.
+
+VoID: https://www.w3.org/TR/void/ ; DCAT: https://www.w3.org/TR/vocab-dcat-3/
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from tourkg import formats
+from tourkg.config import Settings
+from tourkg.describe import Index, Link, link_to, local_name
+from tourkg.iris import IriMap
+from tourkg.namespaces import (
+    DCAT,
+    DCT,
+    FOAF,
+    OWL,
+    PROV,
+    RDF,
+    RDFS,
+    SCHEMA,
+    SKOS,
+    VOID,
+    ontology_namespace,
+    prefixes,
+)
+from tourkg.store import Store
+
+TITLE = "tourkg: Marco Rubio's 2025 Latin America tour as Linked Data"
+DESCRIPTION = ("A knowledge graph of U.S. Secretary of State Marco Rubio's diplomatic tour of Latin America "
+               "(Panama, El Salvador, Costa Rica, Guatemala, Dominican Republic), its visits, host leaders, "
+               "focal areas and policy issues, with the source of every statement.")
+LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+PUBLISHER = "tourkg project"
+IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+#: The dumps offered at ``/dump.{ext}``, in the order the landing page lists them.
+DUMP_FORMATS = tuple(formats.BY_NAME[n] for n in ("turtle", "ntriples", "jsonld", "trig", "nquads"))
+#: Namespaces that describe documents and vocabularies rather than the subject matter.
+_META = (str(OWL), str(RDFS), str(RDF), "http://www.w3.org/ns/shacl#", str(PROV))
+
+
+def dataset_iri(site: str) -> str:
+    """The IRI of the dataset: a hash IRI on the VoID document, so it dereferences."""
+    return site + ".well-known/void#dataset"
+
+
+def _namespace(iri: str) -> str:
+    cut = max(iri.rfind("#"), iri.rfind("/"))
+    return iri[: cut + 1]
+
+
+def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Graph:
+    """The VoID + DCAT description of the served dataset.
+
+    :param site: the serving origin (``http://host:port/``), so endpoint and dump links resolve here.
+    """
+    stats = store.stats()
+    graph = Graph()
+    for prefix, namespace in prefixes(iris.base).items():
+        graph.bind(prefix, namespace, override=True)
+    ds = URIRef(dataset_iri(site))
+    title = settings.extra.get("title", TITLE)
+    graph.add((ds, RDF.type, VOID.Dataset))
+    graph.add((ds, RDF.type, DCAT.Dataset))
+    for p, o in ((DCT.title, Literal(title, lang="en")), (DCT.description, Literal(DESCRIPTION, lang="en")),
+                 (DCT.license, URIRef(LICENSE)), (VOID.triples, Literal(stats.triples)),
+                 (VOID.distinctSubjects, Literal(stats.subjects)),
+                 (VOID.distinctObjects, Literal(stats.objects)),
+                 (VOID.classes, Literal(len(stats.classes))),
+                 (VOID.properties, Literal(len(stats.properties))),
+                 (VOID.sparqlEndpoint, URIRef(site + "sparql")), (VOID.uriSpace, Literal(iris.base + "id/")),
+                 (DCAT.landingPage, URIRef(site)), (FOAF.homepage, URIRef(site))):
+        graph.add((ds, p, o))
+    publisher = BNode()
+    graph.add((ds, DCT.publisher, publisher))
+    graph.add((publisher, RDF.type, FOAF.Organization))
+    graph.add((publisher, FOAF.name, Literal(PUBLISHER)))
+    for example in example_resources(store, iris)[:3]:
+        graph.add((ds, VOID.exampleResource, URIRef(example)))
+    for vocabulary in sorted({_namespace(i) for i in (*stats.classes, *stats.properties)}):
+        graph.add((ds, VOID.vocabulary, URIRef(vocabulary)))
+    for source in sources(store):
+        graph.add((ds, DCT.source, URIRef(source)))
+    _partitions(graph, ds, stats.classes, stats.properties)
+    _distributions(graph, ds, site)
+    return graph
+
+
+def _partitions(graph: Graph, ds: Node, classes: dict[str, int], properties: dict[str, int]) -> None:
+    """``void:classPartition`` and ``void:propertyPartition``, one blank node each (VoID §4.5, §4.6)."""
+    for cls, count in sorted(classes.items()):
+        part = BNode()
+        graph.add((ds, VOID.classPartition, part))
+        graph.add((part, VOID["class"], URIRef(cls)))
+        graph.add((part, VOID.entities, Literal(count)))
+    for prop, count in sorted(properties.items()):
+        part = BNode()
+        graph.add((ds, VOID.propertyPartition, part))
+        graph.add((part, VOID.property, URIRef(prop)))
+        graph.add((part, VOID.triples, Literal(count)))
+
+
+def _distributions(graph: Graph, ds: Node, site: str) -> None:
+    """One ``void:dataDump`` and one ``dcat:Distribution`` per dump format."""
+    for fmt in DUMP_FORMATS:
+        url = URIRef(f"{site}dump.{fmt.extension}")
+        dist = URIRef(f"{site}.well-known/void#dump-{fmt.extension}")
+        graph.add((ds, VOID.dataDump, url))
+        graph.add((ds, DCAT.distribution, dist))
+        graph.add((dist, RDF.type, DCAT.Distribution))
+        graph.add((dist, DCT.title, Literal(f"{fmt.label} dump", lang="en")))
+        graph.add((dist, DCAT.downloadURL, url))
+        graph.add((dist, DCAT.mediaType, URIRef(IANA_MEDIA_TYPES + fmt.media_type)))
+        graph.add((dist, DCT["format"], URIRef(fmt.iri or url)))
+        graph.add((dist, DCT.license, URIRef(LICENSE)))
+
+
+def sources(store: Store) -> list[str]:
+    """The documents the named graphs were derived from (their web address when known)."""
+    rows = store.select(f"SELECT DISTINCT ?src ?url WHERE {{ ?g <{PROV.wasDerivedFrom}> ?src . "
+                        f"OPTIONAL {{ ?src <{SCHEMA.url}> ?url }} }}")
+    return sorted({str(r.get("url", r["src"])) for r in rows})
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A class of resources listed on the landing page."""
+
+    title: str
+    cls: str
+    items: tuple[Link, ...]
+
+
+#: The landing page's sections for the tour, in order; other datasets get one section per class.
+_ENTRY_CLASSES = (("Tour", "ontology:Tour"), ("Countries", str(SCHEMA.Country)),
+                  ("People", str(SCHEMA.Person)), ("Issues", str(SKOS.Concept)), ("Visits", "ontology:Visit"),
+                  ("Outcomes", "ontology:Outcome"))
+
+
+def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = 200) -> list[EntryPoint]:
+    """The landing page's entry points: the tour, countries, people and issues (or every class)."""
+    stats = store.stats()
+    ontology = str(ontology_namespace(iris.base))
+    wanted = [(t, c.replace("ontology:", ontology)) for t, c in _ENTRY_CLASSES]
+    wanted = [(t, c) for t, c in wanted if c in stats.classes] or [
+        (local_name(c), c) for c in sorted(stats.classes) if not c.startswith(_META)]
+    found = []
+    for title, cls in wanted:
+        rows = store.select(f"SELECT DISTINCT ?s WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) }} LIMIT {limit}")
+        links = [link_to(str(r["s"]), Index(store.describe(str(r["s"])).quads()).label(r["s"], lang), iris)
+                 for r in rows]
+        found.append(EntryPoint(title, cls, tuple(sorted(links, key=lambda k: k.text.casefold()))))
+    return found
+
+
+def example_resources(store: Store, iris: IriMap) -> list[str]:
+    """A few resources to show first (VoID ``exampleResource``)."""
+    return [item.iri for entry in entry_points(store, iris, limit=1) for item in entry.items]
+
+
+def page_iris(store: Store, iris: IriMap) -> list[str]:
+    """Every IRI with its own page (for the sitemap): local subjects under ``{base}id/``."""
+    rows = store.select("SELECT DISTINCT ?s WHERE { ?s ?p ?o FILTER(isIRI(?s)) }")
+    return sorted(str(r["s"]) for r in rows if iris.id_rest(str(r["s"])) is not None)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One ontology term for the documentation page."""
+
+    anchor: str
+    iri: str
+    kind: str
+    labels: dict[str, str]
+    comment: str | None
+    related: tuple[tuple[str, tuple[Link, ...]], ...]  # (heading, links): domain, range, super-terms
+
+
+_TERM_KINDS = ((OWL.Class, "Class"), (RDFS.Class, "Class"), (OWL.ObjectProperty, "Object property"),
+               (OWL.DatatypeProperty, "Datatype property"), (OWL.AnnotationProperty, "Annotation property"),
+               (RDF.Property, "Property"))
+_TERM_LINKS = (("Subclass of", RDFS.subClassOf), ("Subproperty of", RDFS.subPropertyOf),
+               ("Domain", RDFS.domain), ("Range", RDFS.range), ("Inverse of", OWL.inverseOf))
+
+
+def ontology_terms(ontology: Graph, iris: IriMap) -> list[Term]:
+    """The ontology's own terms (those in ``{base}ontology#``), classes first, each with its anchor."""
+    namespace = str(ontology_namespace(iris.base))
+    index = Index((s, p, o, None) for s, p, o in ontology)
+    terms: dict[str, Term] = {}
+    for rdf_type, kind in _TERM_KINDS:
+        for subject in sorted(ontology.subjects(RDF.type, rdf_type), key=str):
+            iri = str(subject)
+            if not iri.startswith(namespace) or iri in terms:
+                continue
+            labels = {str(o.language or ""): str(o) for o in index.objects(subject, RDFS.label)
+                      if isinstance(o, Literal)}
+            related = tuple((heading, tuple(link_to(str(o), _curie(str(o), iris), iris)
+                                            for o in index.objects(subject, p)))
+                            for heading, p in _TERM_LINKS if index.objects(subject, p))
+            terms[iri] = Term(iri[len(namespace):], iri, kind, labels,
+                              index.literal(subject, (RDFS.comment, SKOS.definition), "en"), related)
+    return list(terms.values())
+
+
+def ontology_header(ontology: Graph, lang: str = "en") -> dict[str, Any]:
+    """Title, description, version and license of the ontology document."""
+    index = Index((s, p, o, None) for s, p, o in ontology)
+    subject = next(iter(ontology.subjects(RDF.type, OWL.Ontology)), None)
+    if subject is None:
+        return {"title": "Ontology", "description": None, "version": None, "iri": None}
+    version = index.objects(subject, OWL.versionInfo)
+    return {"title": index.literal(subject, (DCT.title, RDFS.label), lang) or "Ontology",
+            "description": index.literal(subject, (DCT.description, RDFS.comment), lang),
+            "version": str(version[0]) if version else None, "iri": str(subject)}
+
+
+def _curie(iri: str, iris: IriMap) -> str:
+    for prefix, namespace in prefixes(iris.base).items():
+        if iri.startswith(namespace) and prefix != "tk":
+            return f"{prefix}:{iri[len(namespace):]}"
+    return iri
+

@@ -1,0 +1,93 @@
+"""The SPARQL 1.1 Service Description of ``/sparql`` (https://www.w3.org/TR/sparql11-service-description/).
+
+Built as an rdflib graph from the format registry, the settings and the store's statistics, so what it
+claims is what the endpoint does. ``sd:endpoint`` is the URL the client used, so the description is
+right on whatever host and port the server runs. The limits are stated with standard schema.org terms
+(``schema:additionalProperty`` → ``schema:PropertyValue``) rather than a private vocabulary.
+"""
+
+from __future__ import annotations
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import XSD
+
+from tourkg import formats
+from tourkg.config import Settings
+from tourkg.formats import Format
+from tourkg.namespaces import RDF, RDFS, SCHEMA, SD, VOID, prefixes
+from tourkg.store import Store
+
+_COUNT_PER_GRAPH = "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+_SIMPLE_ENTAILMENT = URIRef("http://www.w3.org/ns/entailment/Simple")
+
+
+def _limit(graph: Graph, service: BNode, setting: str, value: float | int, text: str, unit: str = "") -> None:
+    node = BNode()
+    graph.add((service, SCHEMA.additionalProperty, node))
+    graph.add((node, RDF.type, SCHEMA.PropertyValue))
+    graph.add((node, SCHEMA.propertyID, Literal(setting)))
+    graph.add((node, SCHEMA.name, Literal(text, lang="en")))
+    datatype = XSD.decimal if isinstance(value, float) else XSD.integer
+    graph.add((node, SCHEMA.value, Literal(str(value), datatype=datatype)))
+    if unit:
+        graph.add((node, SCHEMA.unitCode, Literal(unit)))  # UN/CEFACT common code
+
+
+def _dataset(graph: Graph, store: Store) -> BNode:
+    """``sd:defaultDataset``: the union default graph and every named graph, with VoID triple counts."""
+    dataset, default = BNode(), BNode()
+    stats = store.stats()
+    graph.add((dataset, RDF.type, SD.Dataset))
+    graph.add((dataset, RDF.type, VOID.Dataset))
+    graph.add((dataset, VOID.triples, Literal(stats.triples)))
+    graph.add((dataset, SD.defaultGraph, default))
+    graph.add((default, RDF.type, SD.Graph))
+    graph.add((default, VOID.triples, Literal(stats.triples)))
+    counts = {str(r["g"]): int(r["n"]) for r in store.select(_COUNT_PER_GRAPH)}
+    for name in stats.graphs:
+        named, inner = BNode(), BNode()
+        graph.add((dataset, SD.namedGraph, named))
+        graph.add((named, RDF.type, SD.NamedGraph))
+        graph.add((named, SD.name, URIRef(name)))
+        graph.add((named, SD.graph, inner))
+        graph.add((inner, RDF.type, SD.Graph))
+        graph.add((inner, VOID.triples, Literal(counts.get(name, 0))))
+    return dataset
+
+
+def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
+    """The service description graph for the endpoint at ``endpoint``."""
+    graph = Graph()
+    for prefix, namespace in prefixes(settings.base_uri).items():
+        graph.bind(prefix, namespace)
+    service = BNode()
+    graph.add((service, RDF.type, SD.Service))
+    graph.add((service, SD.endpoint, URIRef(endpoint)))
+    graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
+    graph.add((service, SD.feature, SD.UnionDefaultGraph))
+    graph.add((service, SD.defaultEntailmentRegime, _SIMPLE_ENTAILMENT))
+    for fmt in formats.RESULTS + formats.RDF:
+        graph.add((service, SD.resultFormat, URIRef(fmt.iri or "")))
+    graph.add((service, SD.defaultDataset, _dataset(graph, store)))
+    graph.add((service, RDFS.comment, Literal(
+        "Read-only SPARQL 1.1 Query endpoint. The default graph is the union of all named graphs. "
+        "SPARQL Update and SERVICE (federation) are refused with 403; default-graph-uri and "
+        "named-graph-uri select among the loaded graphs only. Limits: "
+        f"{settings.query_timeout:g} s per query (503 past it), {settings.max_result_rows} result rows or "
+        f"triples and {settings.max_query_length} query characters (413 past them).", lang="en")))
+    _limit(graph, service, "query_timeout", float(settings.query_timeout), "Query time limit", "SEC")
+    _limit(graph, service, "max_result_rows", settings.max_result_rows, "Most result rows or triples")
+    _limit(graph, service, "max_query_length", settings.max_query_length, "Most characters in a query")
+    return graph
+
+
+def serialize_description(graph: Graph, fmt: Format) -> bytes:
+    """The description in ``fmt`` (JSON-LD with its context inline, never a remote one)."""
+    if fmt.kind is formats.Kind.DATASET:
+        from rdflib import Dataset
+
+        dataset = Dataset()
+        for triple in graph:
+            dataset.add(triple)
+        return dataset.serialize(format=fmt.rdflib or "trig", encoding="utf-8")
+    return graph.serialize(format=fmt.rdflib or "turtle", encoding="utf-8")

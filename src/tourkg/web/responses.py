@@ -1,0 +1,78 @@
+"""Cacheable representations: strong ETag, Last-Modified, conditional GET (304), Vary and Link headers.
+
+RFC 9110 §8.8 (validators) and §13 (conditional requests); Werkzeug's ``make_conditional`` applies the
+precedence rules (``If-None-Match`` wins over ``If-Modified-Since``). The data never changes while
+serving, so a hash of the body is a strong validator and the data files' newest mtime is Last-Modified.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Response, request
+from markupsafe import Markup
+
+from tourkg.config import Settings
+from tourkg.formats import Format
+from tourkg.web import publisher
+
+
+@cache
+def _mtime(paths: tuple[Path, ...]) -> datetime:
+    stamps = [p.stat().st_mtime for p in paths if p.exists()]
+    return datetime.fromtimestamp(int(max(stamps, default=0)), UTC)
+
+
+def last_modified(settings: Settings) -> datetime:
+    """When the served files last changed (the newest of data, ontology and shapes)."""
+    return _mtime(tuple(settings.data) + tuple(settings.ontology) + tuple(settings.shapes))
+
+
+def link_header(links: Iterable[tuple[str, str, str]]) -> str:
+    """A ``Link`` header value from ``(href, rel, media type)`` triples (RFC 8288)."""
+    return ", ".join(f'<{href}>; rel="{rel}"' + (f'; type="{mt}"' if mt else "") for href, rel, mt in links)
+
+
+def representation(body: bytes, content_type: str, *, vary: Sequence[str] = (),
+                   links: Iterable[tuple[str, str, str]] = (),
+                   headers: dict[str, str] | None = None) -> Response:
+    """A 200 response for ``body`` that answers conditional requests with 304."""
+    response = Response(body, content_type=content_type)
+    response.set_etag(hashlib.sha256(body).hexdigest()[:40])
+    response.last_modified = last_modified(publisher().settings)
+    if vary:
+        response.headers["Vary"] = ", ".join(vary)
+    link = link_header(links)
+    if link:
+        response.headers["Link"] = link
+    response.headers.update(headers or {})
+    return response.make_conditional(request)
+
+
+def alternates(fmt_links: Iterable[tuple[Format, str]]) -> list[tuple[str, str, str]]:
+    """``Link: rel="alternate"`` entries for every other representation of the same resource."""
+    return [(href, "alternate", fmt.media_type) for fmt, href in fmt_links]
+
+
+def maybe_gzip(key: Any, body: bytes) -> tuple[bytes, dict[str, str]]:
+    """The body gzipped (computed once, with a fixed mtime so the bytes are stable) when the client
+    accepts gzip, with the matching ``Content-Encoding`` header."""
+    if "gzip" not in request.accept_encodings:
+        return body, {}
+    packed = publisher().cached(("gzip", key), lambda: gzip.compress(body, compresslevel=9, mtime=0))
+    return packed, {"Content-Encoding": "gzip"}
+
+
+def json_script(data: Any) -> Markup:
+    """JSON for a ``<script type="application/ld+json">`` block: ``<``, ``>`` and ``&`` are escaped as
+    ``\\u003c`` etc., so no string in the data can close the script element (as Django's json_script)."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)  # noqa: S704 - escaped above for the script-data context

@@ -1,0 +1,83 @@
+"""A real browser (Debian's headless chromium, driven by selenium) reads the site as a person would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+INSTALLED = CHROMIUM.exists() and CHROMEDRIVER.exists()
+REQUIRED = os.environ.get("TOURKG_REQUIRE_BROWSER") == "1"
+REASON = ("Debian chromium/chromedriver not installed: apt-get install chromium chromium-driver "
+          "(CI installs them)")
+
+pytestmark = pytest.mark.skipif(not INSTALLED and not REQUIRED, reason=REASON)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_BROWSER=1 but {REASON}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="tourkg-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    browser.set_page_load_timeout(30)
+    yield browser
+    browser.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def console_errors(browser) -> list[str]:
+    return [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def test_click_from_home_to_country_to_leader(driver, live_url):
+    from selenium.webdriver.common.by import By
+
+    driver.get(live_url + "/")
+    assert "Linked Data" in driver.title
+    driver.find_element(By.LINK_TEXT, "El Salvador").click()
+    assert driver.find_element(By.TAG_NAME, "h1").text == "El Salvador"
+    assert "Leader met" in driver.find_element(By.TAG_NAME, "main").text
+    driver.find_element(By.LINK_TEXT, "President Bukele").click()
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert driver.find_element(By.TAG_NAME, "h1").text == "President Bukele"
+    assert "Nayib Bukele" in main and "Visit to El Salvador" in main and "President of El Salvador" in main
+    assert console_errors(driver) == []
+
+
+def test_tour_page_draws_the_route(driver, live_url):
+    from selenium.webdriver.common.by import By
+
+    driver.get(live_url + "/page/tour/rubio-latin-america-tour")
+    circles = driver.find_elements(By.CSS_SELECTOR, "figure.route-map svg circle")
+    assert len(circles) == 5
+    assert circles[0].size["width"] > 0
+    assert console_errors(driver) == []
+
+
+@pytest.mark.parametrize("path", ["/", "/page/tour/rubio-latin-america-tour", "/page/country/panama",
+                                  "/ontology"])
+def test_no_horizontal_overflow_on_a_phone(driver, live_url, path):
+    driver.set_window_size(390, 844)
+    try:
+        driver.get(live_url + path)
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        assert console_errors(driver) == []
+    finally:
+        driver.set_window_size(1200, 900)

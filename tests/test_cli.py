@@ -1,0 +1,71 @@
+"""The command line: entry points, serve's start-up gate, settings precedence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import DATA, ROOT, free_port, running_server
+from tourkg.config import CANONICAL_BASE, DEFAULT_DATA, build_settings
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tourkg", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_python_dash_m_shows_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert all(cmd in result.stdout for cmd in ("serve", "validate", "query", "dump"))
+
+
+def test_serve_refuses_data_that_does_not_conform():
+    result = run_cli("serve", "--port", str(free_port()), "--data", str(DATA / "generic-invalid.ttl"),
+                     "--shapes", str(DATA / "generic.shapes.ttl"))
+    assert result.returncode == 1
+    assert "Every person needs a name." in result.stderr
+    assert "--no-validate" in result.stderr
+
+
+def test_serve_refuses_unreadable_data_naming_file_line_and_column():
+    result = run_cli("serve", "--port", str(free_port()), "--data", str(DATA / "generic-syntax-error.ttl"))
+    assert result.returncode == 2
+    assert "generic-syntax-error.ttl:2:" in result.stderr
+
+
+def test_serve_no_validate_serves_non_conforming_data():
+    import requests
+
+    args = ("--data", str(DATA / "generic-invalid.ttl"), "--shapes", str(DATA / "generic.shapes.ttl"),
+            "--no-validate", "--base-uri", "http://example.org/", "--data-base-uri", "http://example.org/")
+    with running_server(*args) as url:
+        response = requests.get(url + "/id/person/nobody", headers={"Accept": "text/turtle"},
+                                allow_redirects=False, timeout=10)
+    assert response.status_code == 303
+
+
+def test_settings_defaults_are_the_tour():
+    settings = build_settings({}, environ={})
+    assert settings.data == DEFAULT_DATA and settings.base_uri == CANONICAL_BASE and settings.shapes
+
+
+def test_settings_environment_overrides_defaults():
+    assert build_settings({}, environ={"TOURKG_QUERY_TIMEOUT": "2.5"}).query_timeout == 2.5
+
+
+def test_settings_flags_override_environment():
+    settings = build_settings({"query_timeout": 4.0}, environ={"TOURKG_QUERY_TIMEOUT": "2.5"})
+    assert settings.query_timeout == 4.0
+
+
+def test_settings_other_data_drops_the_tour_shapes_and_ontology():
+    settings = build_settings({"data": ["x.ttl"]}, environ={})
+    assert settings.shapes == () and settings.ontology == ()
+
+
+@pytest.mark.parametrize("given", ["http://127.0.0.1:8080", "http://127.0.0.1:8080/"])
+def test_settings_base_uri_ends_with_a_slash(given):
+    assert build_settings({"base_uri": given}, environ={}).base_uri == "http://127.0.0.1:8080/"

@@ -1,0 +1,74 @@
+"""``tourkg query``: the same engine and rules as the endpoint, from the command line."""
+
+import json
+
+import pytest
+from tests.conftest import DATA
+
+from tourkg.cli import main
+
+GENERIC = ["--data", str(DATA / "generic.ttl")]
+NAMES = "SELECT ?name { ?p <https://schema.org/name> ?name } ORDER BY ?name"
+
+
+def run(runner, *args):
+    return runner.invoke(main, ["query", *args, *GENERIC])
+
+
+def test_table_by_default(runner):
+    result = run(runner, NAMES)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == "name" and '"Ada Lovelace"@en' in result.output
+    assert result.output.rstrip().endswith("(2 rows)")
+
+
+def test_table_columns_aligned(runner):
+    lines = run(runner, "SELECT ?a ?b { VALUES (?a ?b) { (1 2) (333 4) } }").output.splitlines()
+    assert lines[2].index("2^^") == lines[3].index("4^^") == lines[0].index("b")
+
+
+def test_construct_table_is_turtle(runner):
+    result = run(runner, "CONSTRUCT WHERE { ?s <https://schema.org/name> ?o }")
+    assert "@prefix schema: <https://schema.org/> ." in result.output and "schema:name" in result.output
+
+
+@pytest.mark.parametrize(("fmt", "check"), [
+    ("json", lambda out: len(json.loads(out)["results"]["bindings"]) == 2),
+    ("csv", lambda out: out.splitlines() == ["name", "Ada Lovelace", "Charles Babbage"]),
+    ("tsv", lambda out: out.splitlines()[0] == "?name"),
+    ("xml", lambda out: out.count("<result>") == 2),
+])
+def test_result_formats(runner, fmt, check):
+    result = run(runner, "--format", fmt, NAMES)
+    assert result.exit_code == 0 and check(result.output)
+
+
+def test_graph_format(runner):
+    result = run(runner, "--format", "nt", "CONSTRUCT WHERE { ?s <https://schema.org/name> ?o }")
+    assert result.output.count(" .\n") == 2
+
+
+def test_query_from_file(runner, tmp_path):
+    path = tmp_path / "q.rq"
+    path.write_text("ASK { ?s ?p ?o }")
+    assert run(runner, "--file", str(path)).output.splitlines()[2] == "true"
+
+
+def test_syntax_error_exits_nonzero_with_position(runner):
+    result = run(runner, "SELECT * { ?s ?p }")
+    assert result.exit_code != 0 and "1:" in result.output
+
+
+def test_update_refused(runner):
+    result = run(runner, "CLEAR ALL")
+    assert result.exit_code != 0 and "read-only" in result.output
+
+
+def test_query_and_file_together_is_usage_error(runner, tmp_path):
+    path = tmp_path / "q.rq"
+    path.write_text("ASK {}")
+    assert run(runner, "ASK {}", "--file", str(path)).exit_code == 2
+
+
+def test_no_query_is_usage_error(runner):
+    assert run(runner).exit_code == 2

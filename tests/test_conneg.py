@@ -1,0 +1,116 @@
+"""Content negotiation as a table: Accept headers → chosen format, or 406 (``web/conneg.py``)."""
+
+import pytest
+
+from tourkg import formats
+from tourkg.errors import NotAcceptable
+from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, negotiate, wants_page
+
+FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CHROME = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+          "application/signed-exchange;v=b3;q=0.7")
+SPARQLWRAPPER_JSON = "application/sparql-results+json,application/json,text/javascript,application/javascript"
+RDFLIB_XML = "application/sparql-results+xml, application/rdf+xml"
+OFFERS = ["application/sparql-results+json", "text/csv", "text/turtle", "text/html"]
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    (None, "application/sparql-results+json"),
+    ("", "application/sparql-results+json"),
+    ("*/*", "application/sparql-results+json"),
+    ("text/*", "text/csv"),
+    ("text/csv", "text/csv"),
+    ("text/csv;q=0.5, text/turtle", "text/turtle"),
+    ("text/csv; charset=utf-8", "text/csv"),
+    ("TEXT/CSV", "text/csv"),
+    ("*/*, text/csv;q=0", "application/sparql-results+json"),
+    ("text/*, text/csv;q=0", "text/turtle"),
+    ("application/sparql-results+json;q=0, text/csv;q=0.1", "text/csv"),
+    ("image/png", None),
+    ("text/csv;q=0", None),
+    (FIREFOX, "text/html"),
+    (CHROME, "text/html"),
+])
+def test_negotiate(accept, expected):
+    assert negotiate(accept, OFFERS) == expected
+
+
+@pytest.mark.parametrize(("accept", "results", "graph"), [
+    (None, "json", "turtle"),
+    ("*/*", "json", "turtle"),
+    (SPARQLWRAPPER_JSON, "json", None),
+    (RDFLIB_XML, "xml", "rdfxml"),
+    ("application/sparql-results+xml", "xml", None),
+    ("text/tab-separated-values", "tsv", None),
+    ("application/n-triples", None, "ntriples"),
+    ("application/ld+json", None, "jsonld"),
+    ("application/n-quads", None, "nquads"),
+    ("text/turtle;q=0.9, application/sparql-results+json;q=0.8", "json", "turtle"),
+    ("text/*", "csv", "turtle"),
+    ("application/json", "json", None),
+])
+def test_query_formats_by_accept(accept, results, graph):
+    chosen = choose_query_formats(accept, None)
+    assert (getattr(chosen.results, "name", None), getattr(chosen.graph, "name", None)) == (results, graph)
+
+
+@pytest.mark.parametrize(("override", "results", "graph"), [
+    ("json", "json", "jsonld"),
+    ("xml", "xml", "rdfxml"),
+    ("csv", "csv", None),
+    ("tsv", "tsv", None),
+    ("ttl", None, "turtle"),
+    ("turtle", None, "turtle"),
+    ("nt", None, "ntriples"),
+    ("jsonld", None, "jsonld"),
+    ("rdf", None, "rdfxml"),
+    ("rdfxml", None, "rdfxml"),
+    ("trig", None, "trig"),
+    ("nq", None, "nquads"),
+    ("n3", None, "turtle"),
+    ("application/sparql-results+json", "json", None),
+    ("text/turtle", None, "turtle"),
+])
+def test_format_parameter_overrides_accept(override, results, graph):
+    chosen = choose_query_formats("text/csv", override)
+    assert (getattr(chosen.results, "name", None), getattr(chosen.graph, "name", None)) == (results, graph)
+
+
+def test_unknown_format_parameter_is_406_listing_offers():
+    with pytest.raises(NotAcceptable) as caught:
+        choose_query_formats(None, "docx")
+    assert "json" in caught.value.offers and "turtle" in caught.value.offers
+
+
+def test_accept_nothing_offered_is_406_listing_media_types():
+    with pytest.raises(NotAcceptable) as caught:
+        choose_query_formats("image/png", None)
+    assert "application/sparql-results+json" in caught.value.offers
+
+
+@pytest.mark.parametrize(("accept", "override", "page"), [
+    (FIREFOX, None, True),
+    (CHROME, None, True),
+    ("*/*", None, False),
+    (None, None, False),
+    (SPARQLWRAPPER_JSON, None, False),
+    (FIREFOX, "json", False),
+    ("*/*", "html", True),
+])
+def test_wants_page(accept, override, page):
+    assert wants_page(accept, override) is page
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    (FIREFOX, "html"),
+    ("*/*", "turtle"),
+    (None, "turtle"),
+    ("application/rdf+xml", "rdfxml"),
+    ("application/ld+json", "jsonld"),
+])
+def test_service_offers(accept, expected):
+    assert choose_format(accept, None, SERVICE_OFFERS).name == expected
+
+
+def test_query_offers_prefer_results_on_ties():
+    assert formats.by_media_type(negotiate("*/*", formats.media_types(formats.RESULTS))).name == "json"

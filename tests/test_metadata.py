@@ -1,0 +1,106 @@
+"""VoID + DCAT at /.well-known/void: parses, counts match the data, links resolve on the server."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+import pytest
+import requests
+from rdflib import Graph, URIRef
+from rdflib.namespace import DCAT, RDF, VOID
+
+
+def fetch(url: str, **headers: str) -> requests.Response:
+    return requests.get(url, headers=headers, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def void(live_url) -> Graph:
+    return Graph().parse(data=fetch(live_url + "/.well-known/void").content, format="turtle")
+
+
+@pytest.fixture(scope="module")
+def dataset(void) -> URIRef:
+    return next(void.subjects(RDF.type, VOID.Dataset))
+
+
+def test_void_is_turtle_for_any_client(live_url):
+    response = fetch(live_url + "/.well-known/void", Accept="*/*")
+    assert response.headers["Content-Type"].startswith("text/turtle")
+    assert "Accept" in response.headers["Vary"]
+
+
+@pytest.mark.parametrize(("accept", "parse_as"), [("application/ld+json", "json-ld"),
+                                                  ("application/rdf+xml", "xml"),
+                                                  ("application/n-triples", "nt")])
+def test_void_in_other_syntaxes(live_url, void, accept, parse_as):
+    graph = Graph().parse(data=fetch(live_url + "/.well-known/void", Accept=accept).content, format=parse_as)
+    assert len(graph) == len(void)
+
+
+def test_void_triples_match_the_dump(live_url, void, dataset):
+    dump = set(ox.parse(fetch(live_url + "/dump.nt").content, format=ox.RdfFormat.N_TRIPLES))
+    assert int(void.value(dataset, VOID.triples)) == len(dump)
+
+
+def test_void_class_partitions_match_the_dump(live_url, void, dataset):
+    country = URIRef("https://schema.org/Country")
+    parts = void.objects(dataset, VOID.classPartition)
+    part = next(p for p in parts if void.value(p, VOID["class"]) == country)
+    assert int(void.value(part, VOID.entities)) == 6
+
+
+@pytest.mark.parametrize("term", [VOID.sparqlEndpoint, VOID.uriSpace, VOID.exampleResource, VOID.vocabulary,
+                                  VOID.dataDump, VOID.propertyPartition, DCAT.distribution])
+def test_void_has(void, dataset, term):
+    assert void.value(dataset, term) is not None
+
+
+def test_void_data_dumps_resolve(live_url, void, dataset):
+    dumps = list(void.objects(dataset, VOID.dataDump))
+    assert len(dumps) >= 4
+    assert all(requests.head(str(d), timeout=30).status_code == 200 for d in dumps)
+
+
+def test_void_sparql_endpoint_resolves(void, dataset):
+    endpoint = str(void.value(dataset, VOID.sparqlEndpoint))
+    assert requests.get(endpoint, params={"query": "ASK {}"}, timeout=30).status_code == 200
+
+
+def test_void_example_resource_dereferences(live_url, void, dataset):
+    example = str(void.value(dataset, VOID.exampleResource))
+    path = example.removeprefix("https://w3id.org/tourkg")
+    assert requests.get(live_url + path, timeout=30).status_code == 200
+
+
+def test_landing_page_links_void(live_url):
+    assert 'href="/.well-known/void"' in fetch(live_url + "/").text
+
+
+@pytest.mark.parametrize(("accept", "content_type"), [("text/html", "text/html"), ("*/*", "text/turtle"),
+                                                      ("application/rdf+xml", "application/rdf+xml"),
+                                                      ("application/ld+json", "application/ld+json"),
+                                                      ("application/n-triples", "application/n-triples")])
+def test_ontology_by_accept(live_url, accept, content_type):
+    response = fetch(live_url + "/ontology", Accept=accept)
+    assert response.headers["Content-Type"].startswith(content_type)
+    assert "Accept" in response.headers["Vary"]
+
+
+def test_ontology_page_has_anchor_per_term(live_url):
+    text = fetch(live_url + "/ontology", Accept="text/html").text
+    assert 'id="Tour"' in text and 'id="hostLeader"' in text and "gira" in text
+
+
+def test_shapes_are_turtle(live_url):
+    response = fetch(live_url + "/shapes")
+    assert response.headers["Content-Type"].startswith("text/turtle")
+    assert len(Graph().parse(data=response.content, format="turtle")) > 0
+
+
+def test_robots_points_to_sitemap(live_url):
+    assert f"Sitemap: {live_url}/sitemap.xml" in fetch(live_url + "/robots.txt").text
+
+
+def test_sitemap_lists_pages(live_url):
+    text = fetch(live_url + "/sitemap.xml").text
+    assert f"<loc>{live_url}/page/country/panama</loc>" in text
