@@ -52,9 +52,9 @@ def test_click_from_home_to_country_to_leader(driver, live_url):
     driver.find_element(By.LINK_TEXT, "El Salvador").click()
     assert driver.find_element(By.TAG_NAME, "h1").text == "El Salvador"
     assert "Leader met" in driver.find_element(By.TAG_NAME, "main").text
-    driver.find_element(By.LINK_TEXT, "President Bukele").click()
+    driver.find_element(By.LINK_TEXT, "Nayib Bukele").click()
     main = driver.find_element(By.TAG_NAME, "main").text
-    assert driver.find_element(By.TAG_NAME, "h1").text == "President Bukele"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Nayib Bukele"
     assert "Nayib Bukele" in main and "Visit to El Salvador" in main and "President of El Salvador" in main
     assert console_errors(driver) == []
 

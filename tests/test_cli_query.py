@@ -23,8 +23,13 @@ def test_table_by_default(runner):
 
 
 def test_table_columns_aligned(runner):
-    lines = run(runner, "SELECT ?a ?b { VALUES (?a ?b) { (1 2) (333 4) } }").output.splitlines()
-    assert lines[2].index("2^^") == lines[3].index("4^^") == lines[0].index("b")
+    lines = run(runner, "SELECT ?a ?b { VALUES (?a ?b) { (1 'x') (333 'y') } }").output.splitlines()
+    assert lines[2].index("x") == lines[3].index("y") == lines[0].index("b")
+
+
+def test_table_shows_numbers_bare_and_other_datatypes_typed(runner):
+    output = run(runner, 'SELECT ?n ?t { VALUES (?n ?t) { (7 "a"^^<http://example.org/t>) } }').output
+    assert output.splitlines()[2].startswith("7 ") and '"a"' not in output and "a^^<http://example.org/t>" in output
 
 
 def test_construct_table_is_turtle(runner):

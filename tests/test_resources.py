@@ -156,7 +156,7 @@ def test_page_label_follows_accept_language(live_url, language, title):
 
 
 @pytest.mark.parametrize(("path", "expected"), [
-    ("/page/country/el-salvador", ["President Bukele", "Visit to El Salvador", "Anti-gang initiatives"]),
+    ("/page/country/el-salvador", ["Nayib Bukele", "Visit to El Salvador", "Anti-gang initiatives"]),
     ("/page/person/nayib-bukele", ["Visit to El Salvador", "2025-02-03"]),
     ("/page/tour/rubio-latin-america-tour", ["<svg", "<polyline", "2025-02-01", "Dominican Republic"]),
     ("/page/issue/migration", ["Narrower concepts", "Border security", "Visit to Costa Rica"]),

@@ -74,6 +74,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--max-result-rows", type=int, default=None, help=_HELP["max_result_rows"])
 @click.option("--max-query-length", type=int, default=None, help=_HELP["max_query_length"])
 @click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
+@click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
 @click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
 def serve(no_validate: bool, **flags: Any) -> None:

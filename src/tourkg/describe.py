@@ -135,12 +135,13 @@ class Index:
         return sorted({o for p, o, _g in self.by_subject.get(subject, ()) if p == predicate}, key=str)
 
     def literal(self, subject: Node, predicates: Sequence[Node], lang: str) -> str | None:
-        """The best literal of ``predicates`` for ``lang``: that language, then English, then untagged."""
+        """The best literal of ``predicates`` for ``lang``: that language or untagged (names such as
+        "Nayib Bukele" belong to no language), then English, then any other."""
         ranked = []
         for i, p in enumerate(predicates):
             for o in self.objects(subject, p):
                 if isinstance(o, Literal):
-                    rank = {lang: 0, "en": 1, None: 2}.get(o.language, 3)
+                    rank = {lang: 0, None: 0, "en": 1}.get(o.language, 2)
                     ranked.append((rank, i, str(o)))
         return min(ranked)[2] if ranked else None
 

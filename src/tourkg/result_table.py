@@ -21,6 +21,9 @@ TABLE_FORMATS = QueryFormats(results=formats.BY_NAME["json"], graph=formats.BY_N
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+#: Datatypes whose values read unambiguously without their type (as Turtle writes numbers bare).
+_READS_PLAINLY = frozenset("http://www.w3.org/2001/XMLSchema#" + t for t in (
+    "integer", "decimal", "double", "boolean", "date", "dateTime"))
 #: Widest column ``tourkg query`` prints before cutting a value (the other formats carry it whole).
 MAX_CELL_WIDTH = 80
 
@@ -97,7 +100,7 @@ def cell_text(cell: Cell, prefixes: Mapping[str, str]) -> str:
         return f"_:{cell.value}"
     if cell.lang:
         return f'"{cell.value}"@{cell.lang}'
-    if cell.datatype:
+    if cell.datatype and cell.datatype not in _READS_PLAINLY:
         return f"{cell.value}^^{shorten(cell.datatype, prefixes)}"
     return cell.value
 

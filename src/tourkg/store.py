@@ -40,8 +40,9 @@ from tourkg.namespaces import DCT, PROV, RDF, RDFS, SCHEMA, SKOS
 
 log = logging.getLogger(__name__)
 
-#: Properties read as a resource's human label, in order of preference.
-LABEL_PROPERTIES = (SKOS.prefLabel, RDFS.label, SCHEMA.name, DCT.title, SCHEMA.headline)
+#: Properties read as a resource's human label, in order of preference: a name before a generic label,
+#: so a person shows as "Nayib Bukele" rather than the article's "President Bukele".
+LABEL_PROPERTIES = (SKOS.prefLabel, SCHEMA.name, RDFS.label, DCT.title, SCHEMA.headline)
 _LABEL_IRIS = tuple(str(p) for p in LABEL_PROPERTIES)
 _PROVENANCE_IRIS = (str(PROV.wasDerivedFrom), str(DCT.source), str(SCHEMA.url), str(SCHEMA.publisher))
 
