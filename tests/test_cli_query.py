@@ -29,7 +29,8 @@ def test_table_columns_aligned(runner):
 
 def test_table_shows_numbers_bare_and_other_datatypes_typed(runner):
     output = run(runner, 'SELECT ?n ?t { VALUES (?n ?t) { (7 "a"^^<http://example.org/t>) } }').output
-    assert output.splitlines()[2].startswith("7 ") and '"a"' not in output and "a^^<http://example.org/t>" in output
+    assert output.splitlines()[2].startswith("7 ")
+    assert '"a"' not in output and "a^^<http://example.org/t>" in output
 
 
 def test_construct_table_is_turtle(runner):
