@@ -7,6 +7,7 @@ Per-app state lives in ``app.extensions["tourkg"]`` (a ``Publisher``) and is rea
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from tourkg.errors import DataError, StartupError
 from tourkg.iris import IriMap
 from tourkg.store import Store
 
+#: Most representations kept by ``Publisher.cached``.
+CACHE_SIZE = 4096
+
 
 @dataclass
 class Publisher:
@@ -29,17 +33,25 @@ class Publisher:
     iris: IriMap
     shapes: Graph
     ontology: Graph
-    _cache: dict[Any, Any] = field(default_factory=dict)
+    _cache: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def cached(self, key: Any, compute: Any) -> Any:
-        """Compute a representation once: the data does not change while serving."""
-        try:
-            return self._cache[key]
-        except KeyError:
-            value = compute()
-            with self._lock:
-                return self._cache.setdefault(key, value)
+        """Compute a representation once: the data does not change while serving.
+
+        Bounded (least recently used out) because some keys hold request values such as the Host
+        header, and a flood of distinct ones must not grow memory without end.
+        """
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return value
 
 
 def publisher() -> Publisher:

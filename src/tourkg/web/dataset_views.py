@@ -16,6 +16,7 @@ from tourkg.describe import LANGUAGES, serialize_graph
 from tourkg.errors import NotFound
 from tourkg.formats import Format
 from tourkg.namespaces import prefixes
+from tourkg.queries import examples
 from tourkg.web import publisher
 from tourkg.web.conneg import choose_format
 from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
@@ -59,11 +60,7 @@ def index() -> Response:
 
 def _render_index(lang: str) -> bytes:
     pub = publisher()
-    try:
-        from tourkg.queries import examples
-        queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text})) for e in examples()]
-    except ImportError:  # the example queries ship with the SPARQL endpoint
-        queries = []
+    queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text})) for e in examples()]
     site = request.host_url
     downloads = [{"@type": "DataDownload", "encodingFormat": f.media_type,
                   "contentUrl": f"{site}dump.{f.extension}"} for f in _DUMPS.values()]
