@@ -114,3 +114,27 @@ def test_service_offers(accept, expected):
 
 def test_query_offers_prefer_results_on_ties():
     assert formats.by_media_type(negotiate("*/*", formats.media_types(formats.RESULTS))).name == "json"
+
+
+ALL_RDF_REFUSED = ("text/turtle;q=0, application/n-triples;q=0, application/ld+json;q=0, "
+                   "application/rdf+xml;q=0, text/html;q=0, */*;q=0.1")
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    ("text/turtle;q=0, */*", "ntriples"),  # a refusal is not undone by an alias matching */*
+    ("application/x-turtle", "turtle"),  # an alias the client names itself still counts
+    ("application/xhtml+xml", "html"),
+    ("application/rdf+xml;q=0.5, text/turtle;q=0.9", "turtle"),
+    (ALL_RDF_REFUSED, None),
+])
+def test_id_formats_honour_refusals_and_aliases(accept, expected):
+    from tourkg.web.conneg import negotiate_format
+
+    chosen = negotiate_format(accept, (*formats.GRAPHS, formats.HTML))
+    assert getattr(chosen, "name", None) == expected
+
+
+def test_not_acceptable_lists_canonical_media_types_only():
+    with pytest.raises(NotAcceptable) as caught:
+        choose_format("image/png", None, formats.GRAPHS)
+    assert "text/turtle" in caught.value.message and "application/x-turtle" not in caught.value.message

@@ -74,6 +74,14 @@ def test_dump_gzip_when_accepted(live_url):
     assert gzip.decompress(response.raw.read()) == plain
 
 
+@pytest.mark.parametrize("encoding", ["gzip;q=0", "identity", "br"])
+def test_dump_not_gzipped_when_gzip_is_refused_or_not_offered(live_url, encoding):
+    response = requests.get(live_url + "/dump.ttl", headers={"Accept-Encoding": encoding}, stream=True,
+                            timeout=60)
+    assert "Content-Encoding" not in response.headers
+    assert response.raw.read() == fetch(live_url + "/dump.ttl").content
+
+
 def test_dump_gzip_and_plain_have_different_etags(live_url):
     plain = fetch(live_url + "/dump.ttl").headers["ETag"]
     packed = fetch(live_url + "/dump.ttl", **{"Accept-Encoding": "gzip"}).headers["ETag"]

@@ -323,7 +323,7 @@ def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats) -> Qu
     if status == "not_acceptable":
         from tourkg.errors import NotAcceptable
 
-        offers = formats.media_types(formats.RESULTS if payload == "results" else formats.RDF)
+        offers = [f.media_type for f in (formats.RESULTS if payload == "results" else formats.RDF)]
         raise NotAcceptable(f"This query returns {payload}, in none of the formats you accept.", offers)
     raise TourkgError(f"The query could not be evaluated: {payload}")
 

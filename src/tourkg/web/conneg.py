@@ -22,6 +22,17 @@ from tourkg.store import QueryFormats
 MAX_ACCEPT_LENGTH = 4096
 
 
+def _parse(accept: str) -> MIMEAccept:
+    # Media-type parameters (``text/turtle; charset=utf-8``) do not change what we offer, but Werkzeug
+    # would refuse to match them against a bare offer: keep only the type and its q-value.
+    values = parse_accept_header(accept, MIMEAccept)
+    return MIMEAccept((value.split(";")[0].strip(), q) for value, q in values)
+
+
+def _absent(accept: str | None) -> bool:
+    return accept is None or not accept.strip() or len(accept) > MAX_ACCEPT_LENGTH
+
+
 def negotiate(accept: str | None, offers: Sequence[str], default: str | None = None) -> str | None:
     """Return the offered media type that best matches ``accept``; ``None`` when none is acceptable.
 
@@ -29,13 +40,41 @@ def negotiate(accept: str | None, offers: Sequence[str], default: str | None = N
     :param offers: media types in the server's order of preference.
     :param default: what an absent or blank header gets (the first offer when not given).
     """
-    if accept is None or not accept.strip() or len(accept) > MAX_ACCEPT_LENGTH:
+    if _absent(accept):
         return default or offers[0]
-    # Media-type parameters (``text/turtle; charset=utf-8``) do not change what we offer, but Werkzeug
-    # would refuse to match them against a bare offer: keep only the type and its q-value.
-    bare = ((value.split(";")[0].strip(), q) for value, q in parse_accept_header(accept, MIMEAccept))
-    parsed = MIMEAccept(bare)
-    return parsed.best_match(offers, default=None)
+    return _parse(accept).best_match(offers, default=None)
+
+
+def _quality(parsed: MIMEAccept, fmt: Format) -> float:
+    """How much the client wants ``fmt`` (RFC 9110 §12.5.1): the quality of its canonical media type
+    (the most specific matching range wins, so ``text/turtle;q=0, */*`` refuses Turtle), raised only by
+    an alias the client names itself (``application/json``). An alias never sneaks in through ``*/*``."""
+    quality = parsed.quality(fmt.media_type)
+    named = {value: q for value, q in parsed}
+    for alias in fmt.media_types[1:]:
+        quality = max(quality, named.get(alias, 0))
+    return quality
+
+
+def negotiate_format(accept: str | None, candidates: Sequence[Format],
+                     default: Format | None = None) -> Format | None:
+    """The format among ``candidates`` the client wants most (ties: the earlier candidate, the
+    server's preference); ``default`` (else the first) when there is no usable Accept header; ``None``
+    when every candidate is refused."""
+    if _absent(accept):
+        return default or candidates[0]
+    parsed = _parse(accept)
+    best, best_quality = None, 0.0
+    for fmt in candidates:
+        quality = _quality(parsed, fmt)
+        if quality > best_quality:
+            best, best_quality = fmt, quality
+    return best
+
+
+def offered(candidates: Sequence[Format]) -> list[str]:
+    """The canonical media types of ``candidates``, for a 406 message."""
+    return [f.media_type for f in candidates]
 
 
 def choose_format(accept: str | None, override: str | None, candidates: Sequence[Format],
@@ -44,18 +83,16 @@ def choose_format(accept: str | None, override: str | None, candidates: Sequence
 
     :raises NotAcceptable: nothing offered matches; the message lists what is offered.
     """
-    offers = formats.media_types(candidates)
     if override:
         found = formats.by_name(override, candidates)
         if found is None:
             raise NotAcceptable(f"Unknown or unsupported format {override!r}.",
                                 [f.name for f in candidates])
         return found
-    chosen = negotiate(accept, offers, default.media_type if default else None)
-    found = formats.by_media_type(chosen, candidates) if chosen else None
+    found = negotiate_format(accept, candidates, default)
     if found is None:
         raise NotAcceptable(f"None of the media types in your Accept header ({accept}) is available here.",
-                            offers)
+                            offered(candidates))
     return found
 
 
@@ -71,8 +108,7 @@ def wants_page(accept: str | None, override: str | None, offers: Sequence[Format
     """True when the client asked for the HTML query page (``format=html`` or HTML preferred)."""
     if override:
         return formats.by_name(override, [formats.HTML]) is not None
-    chosen = negotiate(accept, formats.media_types(offers))
-    return chosen is not None and formats.by_media_type(chosen, [formats.HTML]) is not None
+    return negotiate_format(accept, offers) is formats.HTML
 
 
 def choose_query_formats(accept: str | None, override: str | None) -> QueryFormats:
@@ -84,12 +120,9 @@ def choose_query_formats(accept: str | None, override: str | None) -> QueryForma
     if override:
         return formats_for_name(override)
 
-    def pick(candidates: Sequence[Format]) -> Format | None:
-        chosen = negotiate(accept, formats.media_types(candidates))
-        return formats.by_media_type(chosen, candidates) if chosen else None
-
-    found = QueryFormats(results=pick(formats.RESULTS), graph=pick(formats.RDF))
+    found = QueryFormats(results=negotiate_format(accept, formats.RESULTS),
+                         graph=negotiate_format(accept, formats.RDF))
     if found.results is None and found.graph is None:
         raise NotAcceptable(f"None of the media types in your Accept header ({accept}) is available here.",
-                            formats.media_types(formats.RESULTS + formats.RDF))
+                            offered(formats.RESULTS + formats.RDF))
     return found

@@ -24,14 +24,20 @@ from tourkg.formats import Format
 from tourkg.web import publisher
 
 
+#: The code and templates that shape every body: a new release changes representations too.
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
 @cache
 def _mtime(paths: tuple[Path, ...]) -> datetime:
-    stamps = [p.stat().st_mtime for p in paths if p.exists()]
+    code = [p for p in _PACKAGE.rglob("*") if p.suffix in (".py", ".html", ".css", ".js", ".rq", ".xml")]
+    stamps = [p.stat().st_mtime for p in (*paths, *code) if p.exists()]
     return datetime.fromtimestamp(int(max(stamps, default=0)), UTC)
 
 
 def last_modified(settings: Settings) -> datetime:
-    """When the served files last changed (the newest of data, ontology and shapes)."""
+    """When what the representations are made of last changed: the data, ontology and shapes files, and
+    tourkg's own code and templates (so an upgrade never answers 304 with an old body)."""
     return _mtime(tuple(settings.data) + tuple(settings.ontology) + tuple(settings.shapes))
 
 
@@ -64,7 +70,7 @@ def alternates(fmt_links: Iterable[tuple[Format, str]]) -> list[tuple[str, str, 
 def maybe_gzip(key: Any, body: bytes) -> tuple[bytes, dict[str, str]]:
     """The body gzipped (computed once, with a fixed mtime so the bytes are stable) when the client
     accepts gzip, with the matching ``Content-Encoding`` header."""
-    if "gzip" not in request.accept_encodings:
+    if request.accept_encodings["gzip"] <= 0:  # absent, or refused with q=0 (RFC 9110 §12.5.3)
         return body, {}
     packed = publisher().cached(("gzip", key), lambda: gzip.compress(body, compresslevel=9, mtime=0))
     return packed, {"Content-Encoding": "gzip"}
