@@ -66,8 +66,10 @@ JAVA = shutil.which("java")
 REQUIRED = os.environ.get("TOURKG_REQUIRE_JAVA") == "1"
 
 
-@pytest.mark.skipif(not JAVA and not REQUIRED,
-                    reason="no Java runtime for HermiT: apt-get install default-jre-headless (CI installs it)")
+NO_JAVA = "no Java runtime for HermiT: apt-get install default-jre-headless (CI installs it)"
+
+
+@pytest.mark.skipif(not JAVA and not REQUIRED, reason=NO_JAVA)
 def test_owl_api_loads_it_and_hermit_finds_it_consistent(graph, tmp_path):
     assert JAVA, "TOURKG_REQUIRE_JAVA=1 but there is no java: apt-get install default-jre-headless"
     import owlready2

@@ -76,6 +76,13 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
+@click.option("--title", default=None, help=_HELP["title"])
+@click.option("--description", default=None, help=_HELP["description"])
+@click.option("--license", default=None, help=_HELP["license"])
+@click.option("--publisher", default=None, help=_HELP["publisher"])
+@click.option("--examples", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of example queries (.rq files starting with '# title: ...'); default: the "
+                   "tour's, none for other data.")
 @click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
 def serve(no_validate: bool, **flags: Any) -> None:
     """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under gunicorn."""

@@ -26,6 +26,14 @@ def _root() -> Path:
 
 
 DEFAULT_DATA = (_root() / "data" / "tour.ttl", _root() / "data" / "reference.trig")
+#: The example queries shipped for the tour (``--examples`` names a folder of ``.rq`` files for other data).
+DEFAULT_EXAMPLES = Path(__file__).resolve().parent / "queries"
+
+TOUR_TITLE = "tourkg: Marco Rubio's 2025 Latin America tour as Linked Data"
+TOUR_DESCRIPTION = ("A knowledge graph of U.S. Secretary of State Marco Rubio's diplomatic tour of Latin "
+                    "America (Panama, El Salvador, Costa Rica, Guatemala, Dominican Republic), its visits, "
+                    "host leaders, focal areas and policy issues, with the source of every statement.")
+TOUR_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 DEFAULT_SHAPES = (_root() / "shapes" / "tourkg.shapes.ttl",)
 DEFAULT_ONTOLOGY = (_root() / "ontology" / "tourkg.ttl",)
 
@@ -54,6 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
             int),
     Setting("web_workers", 2, "Web server worker processes (one per core).", int),
     Setting("web_threads", 4, "Threads per web worker.", int),
+    Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),
+    Setting("description", TOUR_DESCRIPTION, "The dataset's description (pages, VoID)."),
+    Setting("license", TOUR_LICENSE, "IRI of the data's licence (empty: none stated, as for other data)."),
+    Setting("publisher", "tourkg project", "Who publishes the dataset (VoID, citation)."),
 )
 
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -68,6 +80,7 @@ class Settings:
     shapes: tuple[Path, ...] = DEFAULT_SHAPES
     ontology: tuple[Path, ...] = DEFAULT_ONTOLOGY
     validate: bool = True
+    examples: Path | None = DEFAULT_EXAMPLES
     host: str = _DEFAULTS["host"]
     port: int = _DEFAULTS["port"]
     base_uri: str = _DEFAULTS["base_uri"]
@@ -78,6 +91,10 @@ class Settings:
     query_workers: int = _DEFAULTS["query_workers"]
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
+    title: str = _DEFAULTS["title"]
+    description: str = _DEFAULTS["description"]
+    license: str = _DEFAULTS["license"]
+    publisher: str = _DEFAULTS["publisher"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:
@@ -101,17 +118,23 @@ def build_settings(
 ) -> Settings:
     """Merge defaults < environment < flags (``None`` flags are ignored).
 
-    When ``data`` is given but ``shapes``/``ontology`` are not, those default to nothing: the tour's
-    shapes and ontology describe the tour, not somebody else's dataset.
+    When ``data`` is given, whatever describes the tour (its shapes, ontology, example queries, title,
+    description and licence) defaults to nothing or to something generic: it describes the tour, not
+    somebody else's dataset.
     """
     values: dict[str, Any] = from_env(environ)
     values.update({k: v for k, v in (flags or {}).items() if v is not None})
     for key in ("data", "shapes", "ontology"):
         if key in values:
             values[key] = tuple(Path(p) for p in values[key])
+    if values.get("examples"):
+        values["examples"] = Path(values["examples"])
     if values.get("data") and "data" in (flags or {}):
-        values.setdefault("shapes", ())
-        values.setdefault("ontology", ())
+        names = ", ".join(Path(p).name for p in values["data"])
+        for key, generic in (("shapes", ()), ("ontology", ()), ("examples", None), ("license", ""),
+                             ("title", f"Linked data: {names}"),
+                             ("description", f"The RDF data of {names}, published as Linked Data.")):
+            values.setdefault(key, generic)
     for key in ("base_uri", "data_base_uri"):
         if key in values and not str(values[key]).endswith(("/", "#")):
             values[key] = str(values[key]) + "/"

@@ -170,7 +170,7 @@ def _text(row: dict, key: str) -> str | None:
     return str(row[key]) if key in row else None
 
 
-def project(places: list[tuple[float, float, Link]], width: int = 640, margin: int = 60) -> RouteMap:
+def project(places: list[tuple[float, float, Link]], width: int = 640, margin: int = 70) -> RouteMap:
     """Project (latitude, longitude) to SVG coordinates (equirectangular, scaled by cos(mean latitude))."""
     lats, lons = [p[0] for p in places], [p[1] for p in places]
     squash = math.cos(math.radians(sum(lats) / len(lats)))

@@ -50,15 +50,24 @@ class IriMap:
         rest = self.id_rest(iri)
         if rest is not None:
             return "/" + PAGE + quote(rest, safe="/-._~")
-        if iri.startswith(self.base + "ontology"):
-            return self.local_path(iri) or "/ontology"
+        if self.is_ontology(iri):
+            _, hash_, term = iri.partition("#")
+            return "/ontology" + (hash_ + quote(term, safe="-._~") if term else "")
         return "/page?" + urlencode({"uri": iri})
+
+    def is_ontology(self, iri: str) -> bool:
+        """True for the ontology, its terms (``{base}ontology#T``) and versions (``{base}ontology/0.1``):
+        all documented by the one ``/ontology`` document."""
+        return iri == self.base + "ontology" or iri.startswith((self.base + "ontology#",
+                                                                 self.base + "ontology/"))
 
     def data_path(self, iri: str, extension: str) -> str:
         """The RDF document describing ``iri`` in the format with file ``extension``."""
         rest = self.id_rest(iri)
         if rest is not None:
             return "/" + DATA + quote(rest, safe="/-._~") + "." + extension
+        if self.is_ontology(iri):
+            return "/ontology?" + urlencode({"format": extension})
         return "/data?" + urlencode({"uri": iri, "format": extension})
 
     def sparql_describe_path(self, iri: str) -> str:

@@ -23,6 +23,9 @@ from tourkg.iris import rewrite_iri
 from tourkg.namespaces import RDF, SD, prefixes
 from tourkg.store import LocalStore, to_rdflib
 
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
+_OWL_ONTOLOGY = ox.NamedNode("http://www.w3.org/2002/07/owl#Ontology")
+
 
 @dataclass(frozen=True)
 class Loaded:
@@ -69,6 +72,17 @@ def parse_file(path: Path, base: str, into: str | None = None) -> list[ox.Quad]:
         raise DataError(f"cannot parse {fmt.label}: {exc}", str(path)) from None
 
 
+def parse_ontology(path: Path, base: str) -> list[ox.Quad]:
+    """Parse an ontology file into the named graph named by its own ``owl:Ontology`` IRI, so that the
+    graph's name dereferences (to the ontology's documentation) like every other IRI in the dumps."""
+    quads = parse_file(path, base)
+    declared = {q.subject for q in quads if q.predicate == _RDF_TYPE and q.object == _OWL_ONTOLOGY}
+    named = [d for d in declared if isinstance(d, ox.NamedNode)]
+    if len(named) != 1:
+        return quads
+    return [ox.Quad(q.subject, q.predicate, q.object, named[0]) for q in quads]
+
+
 def parse_files(paths: Iterable[Path], base: str, into: str | None = None) -> list[ox.Quad]:
     """Parse several files (see :func:`parse_file`)."""
     return [q for path in paths for q in parse_file(Path(path), base, into)]
@@ -81,7 +95,7 @@ def load(settings: Settings) -> Loaded:
         raise DataError("no data file given (use --data FILE)")
     return Loaded(
         quads=parse_files(settings.data, base),
-        ontology=parse_files(settings.ontology, base, into=f"{base}id/graph/ontology"),
+        ontology=[q for path in settings.ontology for q in parse_ontology(Path(path), base)],
         shapes=parse_files(settings.shapes, base, into=f"{base}id/graph/shapes"),
     )
 

@@ -32,12 +32,6 @@ from tourkg.namespaces import (
 )
 from tourkg.store import Store
 
-TITLE = "tourkg: Marco Rubio's 2025 Latin America tour as Linked Data"
-DESCRIPTION = ("A knowledge graph of U.S. Secretary of State Marco Rubio's diplomatic tour of Latin America "
-               "(Panama, El Salvador, Costa Rica, Guatemala, Dominican Republic), its visits, host leaders, "
-               "focal areas and policy issues, with the source of every statement.")
-LICENSE = "https://creativecommons.org/licenses/by/4.0/"
-PUBLISHER = "tourkg project"
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 #: The dumps offered at ``/dump.{ext}``, in the order the landing page lists them.
 DUMP_FORMATS = tuple(formats.BY_NAME[n] for n in ("turtle", "ntriples", "jsonld", "trig", "nquads"))
@@ -65,11 +59,13 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
     for prefix, namespace in prefixes(iris.base).items():
         graph.bind(prefix, namespace, override=True)
     ds = URIRef(dataset_iri(site))
-    title = settings.extra.get("title", TITLE)
     graph.add((ds, RDF.type, VOID.Dataset))
     graph.add((ds, RDF.type, DCAT.Dataset))
-    for p, o in ((DCT.title, Literal(title, lang="en")), (DCT.description, Literal(DESCRIPTION, lang="en")),
-                 (DCT.license, URIRef(LICENSE)), (VOID.triples, Literal(stats.triples)),
+    if settings.license:
+        graph.add((ds, DCT.license, URIRef(settings.license)))
+    for p, o in ((DCT.title, Literal(settings.title, lang="en")),
+                 (DCT.description, Literal(settings.description, lang="en")),
+                 (VOID.triples, Literal(stats.triples)),
                  (VOID.distinctSubjects, Literal(stats.subjects)),
                  (VOID.distinctObjects, Literal(stats.objects)),
                  (VOID.classes, Literal(len(stats.classes))),
@@ -80,7 +76,7 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
     publisher = BNode()
     graph.add((ds, DCT.publisher, publisher))
     graph.add((publisher, RDF.type, FOAF.Organization))
-    graph.add((publisher, FOAF.name, Literal(PUBLISHER)))
+    graph.add((publisher, FOAF.name, Literal(settings.publisher)))
     for example in example_resources(store, iris)[:3]:
         graph.add((ds, VOID.exampleResource, URIRef(example)))
     for vocabulary in sorted({_namespace(i) for i in (*stats.classes, *stats.properties)}):
@@ -88,7 +84,7 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
     for source in sources(store):
         graph.add((ds, DCT.source, URIRef(source)))
     _partitions(graph, ds, stats.classes, stats.properties)
-    _distributions(graph, ds, site)
+    _distributions(graph, ds, site, settings.license)
     return graph
 
 
@@ -106,7 +102,7 @@ def _partitions(graph: Graph, ds: Node, classes: dict[str, int], properties: dic
         graph.add((part, VOID.triples, Literal(count)))
 
 
-def _distributions(graph: Graph, ds: Node, site: str) -> None:
+def _distributions(graph: Graph, ds: Node, site: str, license_iri: str) -> None:
     """One ``void:dataDump`` and one ``dcat:Distribution`` per dump format."""
     for fmt in DUMP_FORMATS:
         url = URIRef(f"{site}dump.{fmt.extension}")
@@ -118,7 +114,8 @@ def _distributions(graph: Graph, ds: Node, site: str) -> None:
         graph.add((dist, DCAT.downloadURL, url))
         graph.add((dist, DCAT.mediaType, URIRef(IANA_MEDIA_TYPES + fmt.media_type)))
         graph.add((dist, DCT["format"], URIRef(fmt.iri or url)))
-        graph.add((dist, DCT.license, URIRef(LICENSE)))
+        if license_iri:
+            graph.add((dist, DCT.license, URIRef(license_iri)))
 
 
 def sources(store: Store) -> list[str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 
 TITLE_MARK = "# title:"
+FOLDER = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,15 @@ def _parse(name: str, text: str) -> Example:
 
 
 @cache
-def examples() -> tuple[Example, ...]:
-    """Every example query, in file-name order (read once: they ship with the package)."""
-    folder = resources.files(__name__)
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".rq")), key=lambda f: f.name)
+def examples(folder: Path | None = FOLDER) -> tuple[Example, ...]:
+    """Every example query of ``folder`` (default: the tour's, shipped here), in file-name order;
+    none when ``folder`` is ``None``. Read once: they do not change while serving."""
+    if folder is None:
+        return ()
+    files = sorted(Path(folder).glob("*.rq"), key=lambda f: f.name)
     return tuple(_parse(f.name, f.read_text(encoding="utf-8")) for f in files)
 
 
-def example(slug: str) -> Example | None:
+def example(slug: str, folder: Path | None = FOLDER) -> Example | None:
     """The example called ``slug``, or ``None``."""
-    return next((e for e in examples() if e.slug == slug), None)
+    return next((e for e in examples(folder) if e.slug == slug), None)

@@ -128,4 +128,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     app.register_blueprint(resource_views.bp)  # last: it holds the catch-all path route
     errors.register(app)
     app.after_request(_finish)
+    app.context_processor(_dataset_context)
     return app
+
+
+_LICENSE_NAMES = {"https://creativecommons.org/licenses/by/4.0/": "CC BY 4.0",
+                  "https://creativecommons.org/publicdomain/zero/1.0/": "CC0 1.0"}
+
+
+def _dataset_context() -> dict[str, Any]:
+    """What every page's frame shows about the dataset: its licence and whether there is an ontology."""
+    pub = publisher()
+    license_iri = pub.settings.license
+    return {"dataset": {"license": license_iri, "license_name": _LICENSE_NAMES.get(license_iri, license_iri),
+                        "has_ontology": len(pub.ontology) > 0, "has_shapes": len(pub.shapes) > 0}}

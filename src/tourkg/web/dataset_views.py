@@ -19,7 +19,7 @@ from tourkg.namespaces import prefixes
 from tourkg.queries import examples
 from tourkg.web import publisher
 from tourkg.web.conneg import choose_format
-from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
+from tourkg.web.responses import alternates, json_script, last_modified, maybe_gzip, representation
 
 bp = Blueprint("dataset", __name__)
 
@@ -60,17 +60,18 @@ def index() -> Response:
 
 def _render_index(lang: str) -> bytes:
     pub = publisher()
-    queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text})) for e in examples()]
+    settings = pub.settings
+    queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text}))
+               for e in examples(settings.examples)]
     site = request.host_url
     downloads = [{"@type": "DataDownload", "encodingFormat": f.media_type,
                   "contentUrl": f"{site}dump.{f.extension}"} for f in _DUMPS.values()]
     jsonld = {"@context": "https://schema.org", "@type": "Dataset", "@id": metadata.dataset_iri(site),
-              "name": metadata.TITLE, "description": metadata.DESCRIPTION, "license": metadata.LICENSE,
-              "url": site, "distribution": downloads}
+              "name": settings.title, "description": settings.description, "url": site,
+              "distribution": downloads, **({"license": settings.license} if settings.license else {})}
     return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
                            entries=metadata.entry_points(pub.store, pub.iris, lang), dumps=_DUMPS.values(),
-                           title=metadata.TITLE, description=metadata.DESCRIPTION, license=metadata.LICENSE,
-                           site=site).encode()
+                           settings=settings, modified=last_modified(settings), site=site).encode()
 
 
 @bp.get("/dump.<extension>")
@@ -99,6 +100,8 @@ def void() -> Response:
 def ontology() -> Response:
     """The ontology: HTML documentation for browsers, the ontology itself in RDF otherwise."""
     pub = publisher()
+    if not len(pub.ontology):
+        raise NotFound("No ontology is published with this dataset (tourkg serve --ontology FILE adds one).")
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), ONTOLOGY_OFFERS, TURTLE)
     if fmt is not formats.HTML:
         return _graph_document("ontology", lambda: pub.ontology, fmt)
@@ -129,7 +132,7 @@ def shapes() -> Response:
 def sitemap() -> Response:
     """Every page URL (sitemaps.org protocol 0.9)."""
     pub = publisher()
-    pages = ["/", url_for("dataset.ontology")]
+    pages = ["/", url_for("dataset.ontology")] if len(pub.ontology) else ["/"]
     pages += [pub.iris.page_path(i) for i in metadata.page_iris(pub.store, pub.iris)]
     body = pub.cached(("sitemap", request.host_url), lambda: render_template(
         "sitemap.xml", site=request.host_url.rstrip("/"), paths=pages).encode())
@@ -139,5 +142,7 @@ def sitemap() -> Response:
 @bp.get("/robots.txt")
 def robots() -> Response:
     """Allow everything and point crawlers to the sitemap."""
-    body = f"User-agent: *\nAllow: /\nSitemap: {request.host_url}sitemap.xml\n".encode()
+    # The query endpoint is for people and programs asking questions, not for crawling: every page
+    # links a DESCRIBE query, and crawling those would only load the engine.
+    body = f"User-agent: *\nDisallow: /sparql\nAllow: /\nSitemap: {request.host_url}sitemap.xml\n".encode()
     return representation(body, "text/plain; charset=utf-8")

@@ -23,7 +23,6 @@ from tourkg.config import Settings
 from tourkg.formats import Format
 from tourkg.web import publisher
 
-
 #: The code and templates that shape every body: a new release changes representations too.
 _PACKAGE = Path(__file__).resolve().parents[1]
 

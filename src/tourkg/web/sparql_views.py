@@ -64,7 +64,7 @@ def _no_query() -> Response:
     """The query page for browsers; the service description (sd:endpoint = this URL) for RDF clients."""
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), SERVICE_OFFERS)
     if fmt is formats.HTML:
-        return _page(next((e.text for e in _examples()), ""))
+        return _page(next((e.text for e in _examples()), STARTER_QUERY))
     pub = publisher()
     body = pub.cached(("service-description", request.base_url, fmt.name), lambda: serialize_description(
         describe_service(request.base_url, pub.settings, pub.store), fmt))
@@ -88,13 +88,17 @@ def _downloads(query: sparql.QueryRequest, form: str) -> list[tuple[formats.Form
     return [(f, url_for("sparql.endpoint", query=query.query, format=f.name, **dataset)) for f in kinds]
 
 
+#: What the query page's editor holds when the dataset ships no example queries.
+STARTER_QUERY = "SELECT ?subject ?predicate ?object WHERE {\n  ?subject ?predicate ?object\n}\nLIMIT 25\n"
+
+
 def _examples() -> list[Example]:
     """The examples, moved to the served base URI when it is not the one they are written in."""
     settings = publisher().settings
     if settings.base_uri == settings.data_base_uri:
-        return list(examples())
+        return list(examples(settings.examples))
     return [Example(e.slug, e.title, e.text.replace(settings.data_base_uri, settings.base_uri))
-            for e in examples()]
+            for e in examples(settings.examples)]
 
 
 def _page(text: str, *, table: Table | None = None, error: TourkgError | None = None,
