@@ -367,8 +367,9 @@ def _export(store: ox.Store, fmt: Format, prefixes: tuple[tuple[str, str], ...])
     dataset = ox.Dataset(store)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
     used = workers.used_prefixes(store.dump(format=ox.RdfFormat.N_QUADS), dict(prefixes))
-    if fmt.kind is Kind.DATASET:
-        items: list[Any] = sorted(dataset, key=str)
+    if fmt.kind is Kind.DATASET:  # graph first, so each graph is one block in TriG
+        items: list[Any] = sorted(dataset, key=lambda q: (str(q.graph_name), str(q.subject),
+                                                          str(q.predicate), str(q.object)))
     else:
         items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
     target = getattr(ox.RdfFormat, fmt.engine or "")
