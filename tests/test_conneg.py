@@ -38,7 +38,7 @@ def test_negotiate(accept, expected):
 @pytest.mark.parametrize(("accept", "results", "graph"), [
     (None, "json", "turtle"),
     ("*/*", "json", "turtle"),
-    (SPARQLWRAPPER_JSON, "json", None),
+    (SPARQLWRAPPER_JSON, "json", "jsonld"),  # application/json names JSON-LD for a graph
     (RDFLIB_XML, "xml", "rdfxml"),
     ("application/sparql-results+xml", "xml", None),
     ("text/tab-separated-values", "tsv", None),
@@ -47,7 +47,7 @@ def test_negotiate(accept, expected):
     ("application/n-quads", None, "nquads"),
     ("text/turtle;q=0.9, application/sparql-results+json;q=0.8", "json", "turtle"),
     ("text/*", "csv", "turtle"),
-    ("application/json", "json", None),
+    ("application/json", "json", "jsonld"),
 ])
 def test_query_formats_by_accept(accept, results, graph):
     chosen = choose_query_formats(accept, None)
