@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import requests
 from rdflib import Graph, Literal, URIRef
@@ -207,3 +210,33 @@ def test_generic_dataset_is_served(generic_url, path, status):
 def test_generic_page_shows_labels(generic_url):
     text = get(generic_url + "/page/person/ada").text
     assert "<h1>Ada Lovelace</h1>" in text and "Charles Babbage" in text
+
+
+def test_data_jsonld_has_an_inline_prefix_context(live_url):
+    document = requests.get(live_url + "/data/country/panama.jsonld", timeout=10).json()
+    assert document["@context"]["schema"] == "https://schema.org/"
+    assert any(node.get("@id") == "https://w3id.org/tourkg/id/country/panama" for node in document["@graph"])
+
+
+def test_page_jsonld_carries_the_event_facts_search_engines_need(live_url):
+    html = requests.get(live_url + "/page/visit/guatemala", timeout=10).text
+    data = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert data["startDate"] == "2025-02-04" and data["location"]["name"] == "Guatemala"
+    assert data["position"] == 4
+
+
+def test_named_graph_has_a_page_with_its_size(live_url):
+    response = requests.get(live_url + "/page/graph/tour", timeout=10)
+    assert response.status_code == 200 and "statements in this named graph" in response.text
+
+
+def test_bare_data_without_uri_is_400_for_any_accept(live_url):
+    response = requests.get(live_url + "/data", headers={"Accept": "text/html"}, timeout=10)
+    assert response.status_code == 400
+
+
+def test_non_web_iri_values_are_never_links(client):
+    from tourkg.describe import link_to
+    from tourkg.iris import IriMap
+
+    assert link_to("javascript:alert(1)", "x", IriMap("https://w3id.org/tourkg/")).href == ""

@@ -12,12 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from tourkg import formats
+from tourkg import formats, jsonld
 from tourkg.iris import IriMap
 from tourkg.namespaces import DCT, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
 from tourkg.store import LABEL_PROPERTIES, Store, to_oxigraph
@@ -107,6 +108,8 @@ def exists(store: Store, iri: str) -> bool:
     """True when ``iri`` occurs in the data as a subject or, failing that, as an object."""
     if not is_safe_iri(iri):
         return False
+    if iri in store.stats().graphs:  # a named graph is a resource too, even with no statement about it
+        return True
     try:
         return store.ask_exists(iri) or any(o == URIRef(iri) for _s, _p, o, _g in store.describe(iri).quads())
     except ValueError:  # the engine refuses IRIs that do not parse
@@ -150,11 +153,16 @@ class Index:
         return self.literal(term, LABEL_PROPERTIES, lang) or local_name(str(term))
 
 
+#: Schemes an external IRI may be linked with; any other (``javascript:``, ``data:``) is shown as text.
+LINKABLE_SCHEMES = ("http://", "https://")
+
+
 def link_to(iri: str, text: str, iris: IriMap) -> Link:
-    """A link: our IRIs go to their local page, other IRIs (Wikidata, vocabularies) stay external."""
+    """A link: our IRIs go to their local page, other web IRIs (Wikidata, vocabularies) stay external,
+    and IRIs in other schemes get no ``href`` at all."""
     if iris.is_local(iri):
         return Link(iri, text, iris.page_path(iri))
-    return Link(iri, text, iri, external=True)
+    return Link(iri, text, iri if iri.lower().startswith(LINKABLE_SCHEMES) else "", external=True)
 
 
 def _short_datatype(datatype: str | None) -> str | None:
@@ -226,7 +234,7 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
     numbers = defaultdict(lambda: Source(0, "", "", None), _sources(index, graphs, lang, iris))
     types = tuple(link_to(str(t), index.label(t, lang), iris) for t in index.objects(node, RDF.type))
     same_as = tuple(str(o) for p in SAME_AS for o in index.objects(node, p) if isinstance(o, URIRef))
-    return ResourceView(
+    view = ResourceView(
         iri=iri, label=index.label(node, lang), lang=lang, types=types,
         description=index.literal(node, DESCRIPTION_PROPERTIES, lang),
         groups=_groups(own, index, iris, lang, numbers),
@@ -235,17 +243,52 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
         alternates=tuple((f.label, f.media_type, iris.data_path(iri, f.extension)) for f in formats.GRAPHS),
         sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
     )
+    if iri in store.stats().graphs:
+        view.sections.append(_graph_section(store, iris, iri))
+    return view
+
+
+def _graph_section(store: Store, iris: IriMap, iri: str) -> Section:
+    """For a named graph: how many statements it holds, and a query that lists them."""
+    rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+    count = int(rows[0]["n"]) if rows else 0
+    query = f"SELECT ?s ?p ?o WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} ORDER BY ?s ?p ?o"
+    href = "/sparql?" + urlencode({"query": query})
+    text = f"{count} statement{'s' if count != 1 else ''} in this named graph (list them with SPARQL)"
+    return Section("Named graph", (Value(text, Link(iri, text, href)),))
+
+
+def _schema_value(value: Value) -> Any:
+    if value.link is not None:
+        return {"@id": value.link.iri, "name": value.text}
+    if value.datatype == "xsd:integer" and value.text.lstrip("-").isdigit():
+        return int(value.text)
+    return value.text
 
 
 def schema_org(view: ResourceView, page_url: str) -> dict[str, Any]:
-    """The schema.org JSON-LD object embedded in the page for search engines."""
-    schema_types = [t.iri[len(str(SCHEMA)):] for t in view.types if t.iri.startswith(str(SCHEMA))]
+    """The schema.org JSON-LD object embedded in the page for search engines: the resource's own
+    schema.org statements (dates, location, attendees, job title, ...), with labels for linked things,
+    in the page's language; SKOS concepts become ``DefinedTerm``s of their scheme."""
+    schema = str(SCHEMA)
+    schema_types = [t.iri[len(schema):] for t in view.types if t.iri.startswith(schema)]
+    concept = any(t.iri == str(SKOS.Concept) for t in view.types)
     data: dict[str, Any] = {"@context": "https://schema.org", "@id": view.iri,
-                            "@type": schema_types or "Thing", "name": view.label, "url": page_url}
+                            "@type": schema_types or ("DefinedTerm" if concept else "Thing"),
+                            "name": view.label, "url": page_url}
     if view.description:
         data["description"] = view.description
     if view.same_as:
         data["sameAs"] = list(view.same_as)
+    for group in view.groups:
+        key = group.predicate.iri[len(schema):] if group.predicate.iri.startswith(schema) else None
+        if concept and group.predicate.iri == str(SKOS.inScheme):
+            key = "inDefinedTermSet"
+        if not key or key in data:
+            continue
+        values = [v for v in group.values if v.lang in (None, view.lang)] or list(group.values)
+        found = [_schema_value(v) for v in values]
+        data[key] = found[0] if len(found) == 1 else found
     return data
 
 
@@ -264,4 +307,5 @@ def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.For
     items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
     text = "\n".join(str(t) for t in items)
     used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
-    return ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
+    body = ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
+    return jsonld.with_context(body, used) if fmt.name == "jsonld" else body

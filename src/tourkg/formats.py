@@ -117,3 +117,7 @@ GRAPHS = of_kind(Kind.GRAPH)
 DATASETS = of_kind(Kind.DATASET)
 RDF = of_kind(Kind.GRAPH, Kind.DATASET)
 HTML = BY_NAME["html"]
+#: The result formats that define a boolean (ASK) answer: SPARQL JSON §3.2.2 and SPARQL XML §2.3.2. The
+#: W3C CSV/TSV results format (https://www.w3.org/TR/sparql11-results-csv-tsv/) has none, and a bare
+#: ``true`` is rejected by conforming parsers (rdflib's TSV parser among them).
+BOOLEAN_RESULTS = tuple(f for f in RESULTS if f.name in ("json", "xml"))

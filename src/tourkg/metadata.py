@@ -34,7 +34,7 @@ from tourkg.store import Store
 
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 #: The dumps offered at ``/dump.{ext}``, in the order the landing page lists them.
-DUMP_FORMATS = tuple(formats.BY_NAME[n] for n in ("turtle", "ntriples", "jsonld", "trig", "nquads"))
+DUMP_FORMATS = tuple(formats.BY_NAME[n] for n in ("turtle", "ntriples", "jsonld", "rdfxml", "trig", "nquads"))
 #: Namespaces that describe documents and vocabularies rather than the subject matter.
 _META = (str(OWL), str(RDFS), str(RDF), "http://www.w3.org/ns/shacl#", str(PROV))
 

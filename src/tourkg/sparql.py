@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote_to_bytes
 
 from tourkg import formats
 from tourkg.errors import (
@@ -28,6 +28,7 @@ from tourkg.store import QueryFormats, QueryOutcome, Store
 FORM_URLENCODED = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
+BOM = "\ufeff"
 
 #: SPARQL 1.1 Update operations (https://www.w3.org/TR/sparql11-update/#grammar); none is a query keyword.
 UPDATE_KEYWORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY",
@@ -105,8 +106,31 @@ def _decode(body: bytes, what: str) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise BadRequest(f"The {what} is not valid UTF-8 (byte {exc.start}); SPARQL 1.1 Protocol §2.1.3 "
+        raise BadRequest(f"The {what} is not valid UTF-8 (byte {exc.start}); SPARQL 1.1 Protocol §2.1 "
                          "requires UTF-8.") from None
+
+
+def check_urlencoded_utf8(raw: bytes, what: str) -> None:
+    """Refuse percent-encoded parameters whose decoded bytes are not UTF-8 (SPARQL 1.1 Protocol §2.1).
+
+    Werkzeug and ``parse_qs`` decode with replacement, so ``%FF`` would silently become U+FFFD and the
+    client would get an answer to a query it did not send; the raw bytes must be checked first.
+
+    :param raw: a URL query string or an ``application/x-www-form-urlencoded`` body, still encoded.
+    :param what: where it came from, for the message (``URL``, ``form body``).
+    :raises BadRequest: naming the parameter and the byte offset in its decoded value.
+    """
+    for field in raw.split(b"&"):
+        name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in field.partition(b"="))
+        for role, part in (("name", name), ("value", value)):
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                shown = name.decode("utf-8", "replace")
+                raise BadRequest(f"The {what} is not valid UTF-8 once percent-decoded: parameter {shown!r} "
+                                 f"has an invalid byte at offset {exc.start} of its {role}. SPARQL 1.1 "
+                                 "Protocol §2.1 requires UTF-8; percent-encode the query's UTF-8 "
+                                 "bytes.") from None
 
 
 def _media_type(content_type: str | None) -> str:
@@ -121,7 +145,9 @@ def _body_params(content_type: str | None, body: bytes) -> tuple[dict[str, list[
     """
     media_type = _media_type(content_type)
     if media_type == FORM_URLENCODED:
-        return parse_qs(_decode(body, "form body"), keep_blank_values=True), None
+        text = _decode(body, "form body")
+        check_urlencoded_utf8(body, "form body")
+        return parse_qs(text, keep_blank_values=True, errors="strict"), None
     if media_type == SPARQL_QUERY:
         return {}, _decode(body, "query")
     if media_type == SPARQL_UPDATE:
@@ -174,28 +200,32 @@ def collect_request(method: str, args: Mapping[str, Sequence[str]], content_type
 
 
 def check_query(request: QueryRequest, max_query_length: int) -> QueryRequest:
-    """Apply the endpoint's rules on the text: not too long, read-only, no federation.
+    """Apply the endpoint's rules on the text (after dropping a leading BOM): not too long, read-only, no
+    federation.
 
     :raises QueryTooLong: longer than ``max_query_length`` characters.
     :raises UpdateNotAllowed: an update operation keyword outside strings, IRIs and comments.
     :raises ServiceNotAllowed: ``SERVICE`` anywhere, so the server never makes an outbound request.
     """
-    if len(request.query) > max_query_length:
-        raise QueryTooLong(f"The query has {len(request.query)} characters; the limit is {max_query_length} "
+    # A byte order mark is an encoding artefact of some editors, not part of the query (Notepad saves
+    # UTF-8 with one); the parser would call it a syntax error at column 1.
+    text = request.query.removeprefix(BOM)
+    if len(text) > max_query_length:
+        raise QueryTooLong(f"The query has {len(text)} characters; the limit is {max_query_length} "
                            "(setting max_query_length).")
-    info = scan(request.query)
+    info = scan(text)
     if info.update_keyword:
         raise UpdateNotAllowed(_READ_ONLY.format(what=info.update_keyword))
     if info.has_service:
         raise ServiceNotAllowed("SERVICE (federated query) is disabled on this endpoint: the server never "
                                 "makes an outbound request because of a query. Query the other endpoint "
                                 "yourself, or copy the data you need into your own store.")
-    return QueryRequest(request.query, request.default_graphs, request.named_graphs, request.format, info)
+    return QueryRequest(text, request.default_graphs, request.named_graphs, request.format, info)
 
 
 def formats_for_name(name: str) -> QueryFormats:
     """The formats ``format=`` (or ``--format``) names for each result kind: ``xml`` is SPARQL XML for
-    SELECT and RDF/XML for CONSTRUCT, as SPARQLWrapper means it.
+    SELECT and RDF/XML for CONSTRUCT, as SPARQLWrapper means it; ``csv``/``tsv`` name none for ASK.
 
     :raises NotAcceptable: the name is no format of either kind.
     """
@@ -205,14 +235,24 @@ def formats_for_name(name: str) -> QueryFormats:
     if results is None and graph is None:
         offered = [f.name for f in formats.RESULTS + formats.RDF]
         raise NotAcceptable(f"Unknown format {name!r}.", offered)
-    return QueryFormats(results=results, graph=graph)
+    boolean = results if results in formats.BOOLEAN_RESULTS else None
+    return QueryFormats(results=results, graph=graph, boolean=boolean)
+
+
+#: Most graph IRIs an unknown-graph message lists; a dataset may have dozens, which drown the message.
+MAX_GRAPHS_LISTED = 5
 
 
 def _check_graphs(names: Sequence[str], loaded: Sequence[str], what: str) -> None:
+    """Refuse a ``default-graph-uri``/``named-graph-uri`` that is not loaded; list a few that are."""
     unknown = [n for n in names if n not in loaded]
     if unknown:
+        shown = ", ".join(f"<{g}>" for g in loaded[:MAX_GRAPHS_LISTED])
+        more = len(loaded) - MAX_GRAPHS_LISTED
+        listing = f"{shown} and {more} more" if more > 0 else shown
         raise BadRequest(f"{what} <{unknown[0]}> is not a graph of this dataset; graphs are never fetched "
-                         f"from the Web. Loaded graphs: {', '.join(loaded)}.")
+                         f"from the Web. Loaded graphs ({len(loaded)}): {listing}. The service description "
+                         "(this endpoint without a query, Accept: text/turtle) lists them all.")
 
 
 def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, timeout: float | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
+import re
 import subprocess
 import sys
 import threading
@@ -27,8 +27,9 @@ from rdflib import BNode, Dataset, Literal, URIRef
 from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.term import Node
 
-from tourkg import formats, workers
+from tourkg import formats, jsonld, workers
 from tourkg.errors import (
+    NotAcceptable,
     Overloaded,
     QuerySyntaxError,
     QueryTimeout,
@@ -59,10 +60,15 @@ class QueryOutcome:
 
 @dataclass(frozen=True)
 class QueryFormats:
-    """The format to use for each result kind (``None``: the client accepts none of that kind)."""
+    """The format to use for each result kind (``None``: the client accepts none of that kind).
+
+    ``boolean`` (ASK) is separate from ``results`` (SELECT) because CSV and TSV define no boolean answer:
+    a client accepting only those can get SELECT results but no ASK answer.
+    """
 
     results: Format | None
     graph: Format | None
+    boolean: Format | None
 
 
 @dataclass(frozen=True)
@@ -264,13 +270,14 @@ class LocalStore:
             "default_graphs": list(default_graphs) if protocol_dataset else None,
             "named_graphs": list(named_graphs or []) if protocol_dataset else None,
             "results_format": formats.results.engine if formats.results else None,
+            "boolean_format": formats.boolean.engine if formats.boolean else None,
             "graph_format": formats.graph.engine if formats.graph else None,
             "max_rows": self.max_rows if max_rows is None else max_rows,
             "prefixes": self.prefixes,
         }
         limit = self.query_timeout if timeout is None else timeout
         status, payload, detail = self.start_workers().run(request, limit)
-        return _outcome(status, payload, detail, formats)
+        return _outcome(status, payload, detail, formats, text)
 
     # internal look-ups --------------------------------------------------------------------------------
     def select(self, text: str) -> list[dict[str, Node]]:
@@ -309,23 +316,48 @@ class LocalStore:
         return _export(self._store, fmt, tuple(sorted(self.prefixes.items())))
 
 
-def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats) -> QueryOutcome:
+#: What a 406 says for each result kind the client accepts no format of.
+_NOT_ACCEPTABLE = {
+    "results": ("This query returns solutions (SELECT), in none of the formats you accept.", formats.RESULTS),
+    "boolean": ("This query returns a boolean (ASK); ASK results exist in SPARQL JSON and SPARQL XML only "
+                "(the CSV/TSV results format defines no boolean).", formats.BOOLEAN_RESULTS),
+    "graph": ("This query returns a graph (CONSTRUCT/DESCRIBE), in none of the formats you accept.",
+              formats.RDF),
+}
+
+
+def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text: str) -> QueryOutcome:
     if status == "ok":
         form, size = detail
-        fmt = chosen.graph if form == "graph" else chosen.results
+        fmt = {"graph": chosen.graph, "ask": chosen.boolean}.get(form, chosen.results)
         assert fmt is not None
         return QueryOutcome(payload, fmt, form, size)
     if status == "syntax":
-        raise QuerySyntaxError(f"SPARQL syntax error: {payload}")
+        raise QuerySyntaxError(readable_syntax_error(text, payload))
     if status == "too_large":
         raise ResultTooLarge(f"The result has more than {payload} rows or triples (setting max_result_rows). "
                              "Add a LIMIT or narrow the query.")
     if status == "not_acceptable":
-        from tourkg.errors import NotAcceptable
-
-        offers = [f.media_type for f in (formats.RESULTS if payload == "results" else formats.RDF)]
-        raise NotAcceptable(f"This query returns {payload}, in none of the formats you accept.", offers)
+        message, offers = _NOT_ACCEPTABLE[payload]
+        raise NotAcceptable(message, [f.media_type for f in offers])
     raise TourkgError(f"The query could not be evaluated: {payload}")
+
+
+#: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
+_PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
+
+
+def readable_syntax_error(text: str, message: str) -> str:
+    """Reword the parser's ``error at L:C: msg`` for a person: the position in words, then the offending
+    line with a caret under the column (plain text; the query page shows it preformatted)."""
+    found = _PARSER_POSITION.match(message)
+    if not found:
+        return f"Malformed query: {message}"
+    line_no, column, detail = int(found[1]), int(found[2]), found[3]
+    lines = text.splitlines() or [""]
+    line = lines[min(line_no, len(lines)) - 1].expandtabs(1)
+    caret = " " * min(max(column - 1, 0), len(line)) + "^"
+    return f"Malformed query at line {line_no}, column {column}: {detail}\n\n    {line}\n    {caret}"
 
 
 def _quads(store: ox.Store, s: Any = None, p: Any = None, o: Any = None) -> list[ox.Quad]:
@@ -373,4 +405,5 @@ def _export(store: ox.Store, fmt: Format, prefixes: tuple[tuple[str, str], ...])
     else:
         items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
     target = getattr(ox.RdfFormat, fmt.engine or "")
-    return ox.serialize(items, format=target, prefixes=used) or b""
+    body = ox.serialize(items, format=target, prefixes=used) or b""
+    return jsonld.with_context(body, used or {}) if fmt.name == "jsonld" else body

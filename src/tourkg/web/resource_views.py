@@ -137,8 +137,9 @@ def data_by_path(rest: str) -> Response:
 @bp.get("/data")
 def data_by_uri() -> Response:
     """``/data?uri=IRI[&format=ttl]``: ``format=`` first, then ``Accept`` (Turtle for ``*/*``)."""
+    iri = _uri_argument()
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DATA_FORMATS, TURTLE)
-    return data(_uri_argument(), fmt, negotiated="format" not in request.args)
+    return data(iri, fmt, negotiated="format" not in request.args)
 
 
 @bp.get("/<path:path>")
