@@ -16,6 +16,7 @@ from tourkg.cli import main
 DUMPS = [("ttl", "turtle", ox.RdfFormat.TURTLE, "text/turtle"),
          ("nt", "nt", ox.RdfFormat.N_TRIPLES, "application/n-triples"),
          ("jsonld", "json-ld", ox.RdfFormat.JSON_LD, "application/ld+json"),
+         ("rdf", "xml", ox.RdfFormat.RDF_XML, "application/rdf+xml"),
          ("trig", "trig", ox.RdfFormat.TRIG, "application/trig"),
          ("nq", "nquads", ox.RdfFormat.N_QUADS, "application/n-quads")]
 
@@ -57,7 +58,7 @@ def test_dump_bytes_are_stable_across_servers(live_url):
         assert fetch(other + "/dump.trig").content == fetch(live_url + "/dump.trig").content
 
 
-@pytest.mark.parametrize("ext", ["ttl", "nt", "jsonld", "trig"])
+@pytest.mark.parametrize("ext", [d[0] for d in DUMPS])
 def test_cli_dump_writes_the_served_bytes(live_url, runner, tmp_path, ext):
     out = tmp_path / f"dump.{ext}"
     result = runner.invoke(main, ["dump", "--format", ext, "-o", str(out)])

@@ -344,6 +344,7 @@ def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text:
 
 
 #: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
+_SNIPPET_WIDTH = 100
 _PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 
 
@@ -354,10 +355,14 @@ def readable_syntax_error(text: str, message: str) -> str:
     if not found:
         return f"Malformed query: {message}"
     line_no, column, detail = int(found[1]), int(found[2]), found[3]
-    lines = text.splitlines() or [""]
-    line = lines[min(line_no, len(lines)) - 1].expandtabs(1)
-    caret = " " * min(max(column - 1, 0), len(line)) + "^"
-    return f"Malformed query at line {line_no}, column {column}: {detail}\n\n    {line}\n    {caret}"
+    lines = text.split("\n")
+    # Tabs count as one column for the parser, so they become one space to keep the caret aligned.
+    line = lines[min(max(line_no, 1), len(lines)) - 1].rstrip("\r").expandtabs(1)
+    offset = min(max(column - 1, 0), len(line))
+    start = max(0, offset - _SNIPPET_WIDTH // 2)  # a one-line query may be thousands of characters
+    snippet = line[start:start + _SNIPPET_WIDTH]
+    caret = " " * (offset - start) + "^"
+    return f"Malformed query at line {line_no}, column {column}: {detail}\n\n    {snippet}\n    {caret}"
 
 
 def _quads(store: ox.Store, s: Any = None, p: Any = None, o: Any = None) -> list[ox.Quad]:
