@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -45,6 +46,31 @@ def test_serve_no_validate_serves_non_conforming_data():
         response = requests.get(url + "/id/person/nobody", headers={"Accept": "text/turtle"},
                                 allow_redirects=False, timeout=10)
     assert response.status_code == 303
+
+
+GENERIC = ("--data", str(DATA / "generic.ttl"), "--shapes", str(DATA / "generic.shapes.ttl"))
+
+
+def test_serve_on_a_busy_port_fails_naming_it_and_never_claims_to_serve():
+    port = free_port()
+    with running_server(*GENERIC, port=port):
+        result = run_cli("serve", "--port", str(port), *GENERIC)
+    assert result.returncode != 0 and f"127.0.0.1:{port}" in result.stderr and "in use" in result.stderr
+    assert "serving on" not in result.stdout + result.stderr
+
+
+def test_serve_says_serving_once_it_listens():
+    port = free_port()
+    command = [sys.executable, "-m", "tourkg", "serve", "--port", str(port), *GENERIC]
+    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True) as proc:
+        try:
+            line = proc.stdout.readline()
+            with socket.create_connection(("127.0.0.1", port), timeout=10):
+                pass  # listening by the time it says so
+        finally:
+            proc.terminate()
+    assert line == f"tourkg: serving on http://127.0.0.1:{port}/\n"
 
 
 def test_settings_defaults_are_the_tour():

@@ -62,7 +62,27 @@ def test_query_from_file(runner, tmp_path):
 
 def test_syntax_error_exits_nonzero_with_position(runner):
     result = run(runner, "SELECT * { ?s ?p }")
-    assert result.exit_code != 0 and "1:" in result.output
+    assert result.exit_code != 0 and "line 1, column" in result.output and "^" in result.output
+    assert result.output.startswith("Error: Malformed query at")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonld", "xml", "ttl"])
+def test_machine_formats_end_with_a_newline(runner, fmt):
+    query = "CONSTRUCT WHERE { ?s ?p ?o }" if fmt in ("jsonld", "ttl") else NAMES
+    result = run(runner, "--format", fmt, query)
+    assert result.exit_code == 0 and result.output.endswith("\n")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_ask_in_csv_or_tsv_names_format_values(runner, fmt):
+    result = run(runner, "--format", fmt, "ASK { ?s ?p ?o }")
+    assert result.exit_code != 0 and "--format table, json, xml" in result.output
+    assert "application/" not in result.output
+
+
+def test_select_in_a_graph_format_names_format_values(runner):
+    result = run(runner, "--format", "ttl", NAMES)
+    assert "--format table, json, xml, csv, tsv" in result.output and "text/" not in result.output
 
 
 def test_update_refused(runner):

@@ -76,6 +76,25 @@ def test_format_parameter_overrides_accept(override, results, graph):
     assert (getattr(chosen.results, "name", None), getattr(chosen.graph, "name", None)) == (results, graph)
 
 
+@pytest.mark.parametrize(("accept", "override", "boolean"), [
+    (None, None, "json"),
+    ("*/*", None, "json"),
+    ("text/csv, */*;q=0.1", None, "json"),  # ASK falls back to a format that has a boolean
+    ("text/tab-separated-values, application/sparql-results+xml;q=0.5", None, "xml"),
+    ("text/csv", None, None),
+    ("text/tab-separated-values", None, None),
+    ("text/*", None, None),
+    (None, "csv", None),
+    (None, "tsv", None),
+    (None, "json", "json"),
+    ("text/csv", "xml", "xml"),
+    (None, "ttl", None),
+])
+def test_ask_formats_are_json_or_xml_only(accept, override, boolean):
+    chosen = choose_query_formats(accept, override)
+    assert getattr(chosen.boolean, "name", None) == boolean
+
+
 def test_unknown_format_parameter_is_406_listing_offers():
     with pytest.raises(NotAcceptable) as caught:
         choose_query_formats(None, "docx")

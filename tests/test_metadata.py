@@ -104,3 +104,32 @@ def test_robots_points_to_sitemap(live_url):
 def test_sitemap_lists_pages(live_url):
     text = fetch(live_url + "/sitemap.xml").text
     assert f"<loc>{live_url}/page/country/panama</loc>" in text
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(("path", "heading"), [("/.well-known/void", "Dataset description"),
+                                               ("/shapes", "SHACL shapes")])
+def test_documents_are_readable_pages_for_browsers(live_url, path, heading):
+    response = requests.get(live_url + path, headers={"Accept": BROWSER}, timeout=10)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert f"<h1>{heading}</h1>" in response.text and "Accept" in response.headers["Vary"]
+
+
+def test_void_page_shows_the_triple_count(live_url, void, dataset):
+    count = str(void.value(dataset, VOID.triples))
+    html = requests.get(live_url + "/.well-known/void", headers={"Accept": "text/html"}, timeout=10).text
+    assert count in html
+
+
+def test_generic_dataset_is_described_as_itself(generic_url):
+    html = requests.get(generic_url + "/", headers={"Accept": BROWSER}, timeout=10).text
+    assert "generic.ttl" in html and "Rubio" not in html and 'href="/ontology"' not in html
+    assert requests.get(generic_url + "/ontology", timeout=10).status_code == 404
+
+
+def test_generic_void_states_no_licence(generic_url):
+    text = requests.get(generic_url + "/.well-known/void", timeout=10).text
+    void = Graph().parse(data=text, format="turtle")
+    assert not list(void.objects(None, URIRef("http://purl.org/dc/terms/license")))

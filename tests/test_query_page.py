@@ -111,8 +111,28 @@ def test_syntax_error_shown_in_page_with_400(client):
     response = page(client, query="SELECT * WHERE { ?s ?p }")
     assert response.status_code == 400
     document = dom(response)
-    assert "1:" in document.find(".//section[@class='error']//p").text
+    message = document.find(".//section[@class='error']//pre").text
+    assert "line 1, column" in message and message.endswith("^")
     assert document.find(".//textarea").text == "SELECT * WHERE { ?s ?p }"
+
+
+@pytest.mark.parametrize(("body", "content_type", "status"), [
+    ({"query": "CLEAR ALL"}, None, 403),
+    ({"query": "SELECT * WHERE { ?s ?p }"}, None, 400),
+    ({"query": "ASK {}" + " " * 20_001}, None, 413),
+    ("SELECT * WHERE { ?s ?p }", "application/sparql-query", 400),
+])
+def test_posted_query_kept_in_the_page_after_an_error(client, body, content_type, status):
+    headers = {**BROWSER, **({"Content-Type": content_type} if content_type else {})}
+    response = client.post("/sparql", data=body, headers=headers)
+    assert response.status_code == status
+    expected = body["query"] if isinstance(body, dict) else body
+    assert dom(response).find(".//textarea").text == expected
+
+
+def test_ask_downloads_only_formats_with_a_boolean(client):
+    links = dom(page(client, query="ASK {}")).findall(".//p[@class='downloads']/a")
+    assert {a.get("href").rsplit("format=", 1)[1].split("&")[0] for a in links} == {"json", "xml"}
 
 
 @pytest.mark.parametrize(("query", "status"), [

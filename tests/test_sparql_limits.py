@@ -51,6 +51,30 @@ def test_next_query_works_after_a_timeout(limited_url):
     assert ask(limited_url)
 
 
+def test_get_url_over_8kb_is_refused_and_the_server_keeps_serving(limited_url):
+    query = "ASK {}" + " " * 9000  # under max_query_length: only the URL's length is at fault
+    response = requests.get(limited_url + "/sparql", params={"query": query}, headers=JSON, timeout=30)
+    assert 400 <= response.status_code < 500
+    assert ask(limited_url)
+
+
+def test_post_is_not_bound_by_the_url_limit(limited_url):
+    query = "ASK {}" + " " * 9000
+    response = requests.post(limited_url + "/sparql", data={"query": query}, headers=JSON, timeout=30)
+    assert response.json()["boolean"] is True
+
+
+def test_get_under_8kb_over_max_query_length_is_413(tour_settings, tour_publisher):
+    from tourkg.web import Publisher, create_app
+
+    settings = tour_settings.replace(max_query_length=100)
+    pub = Publisher(settings, tour_publisher.store, tour_publisher.iris, tour_publisher.shapes,
+                    tour_publisher.ontology)
+    app = create_app(settings, publisher_=pub)
+    response = app.test_client().get("/sparql", query_string={"query": "ASK {}" + " " * 200})
+    assert response.status_code == 413 and "max_query_length" in response.text
+
+
 def test_service_makes_no_outbound_request(limited_url):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -94,3 +118,33 @@ def test_rows_under_the_limit_are_fine(limited_url):
     query = "SELECT ?s { ?s ?p ?o } LIMIT 50"
     response = requests.get(limited_url + "/sparql", params={"query": query}, headers=JSON, timeout=30)
     assert len(response.json()["results"]["bindings"]) == 50
+
+
+ELASTIC_TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="module")
+def one_worker_url():
+    """One web worker with one warm query worker, so every query below meets the same pool."""
+    with running_server("--query-timeout", str(ELASTIC_TIMEOUT), "--query-workers", "1",
+                        "--workers", "1") as url:
+        yield url
+
+
+def test_simple_query_is_not_queued_behind_runaways(one_worker_url):
+    answers = []
+
+    def runaway():
+        answers.append(requests.post(one_worker_url + "/sparql", data={"query": RUNAWAY}, headers=JSON,
+                                     timeout=60))
+
+    threads = [threading.Thread(target=runaway) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # every runaway holds a worker by now
+    started = time.monotonic()
+    assert ask(one_worker_url)
+    assert time.monotonic() - started < ELASTIC_TIMEOUT / 2
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [503] * 4 and all("query_timeout" in a.text for a in answers)

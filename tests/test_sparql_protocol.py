@@ -12,7 +12,7 @@ import pytest
 import requests
 from rdflib import Graph, URIRef
 
-from tourkg.namespaces import SD, VOID
+from tourkg.namespaces import RDFS, SD, VOID
 
 TOUR = "https://w3id.org/tourkg/id/tour/rubio-latin-america-tour"
 GRAPH_TOUR = "https://w3id.org/tourkg/id/graph/tour"
@@ -126,6 +126,12 @@ def test_unknown_graph_is_400_and_never_fetched(live_url):
     assert response.status_code == 400 and "never fetched" in response.text
 
 
+def test_unknown_graph_lists_a_few_graphs_and_points_to_the_description(live_url):
+    response = requests.get(sparql(live_url), params={"query": SELECT, "named-graph-uri": "http://example.org/g"})
+    assert response.text.count("<https://w3id.org/tourkg/") == 5
+    assert " more" in response.text and "service description" in response.text
+
+
 # -- result formats, by Accept and by format= ----------------------------------------------------------
 def parse_results(body, engine_format):
     if engine_format == "CSV":  # lossy by design: Oxigraph will not read it back, the csv module does
@@ -153,6 +159,23 @@ def test_ask_formats_parse_back(live_url, accept, engine):
     response = requests.get(sparql(live_url), params={"query": ASK}, headers={"Accept": accept})
     result = ox.parse_query_results(response.content, format=getattr(ox.QueryResultsFormat, engine))
     assert bool(result) is True
+
+
+@pytest.mark.parametrize(("headers", "params"), [
+    ({"Accept": "text/csv"}, {}),
+    ({"Accept": "text/tab-separated-values"}, {}),
+    ({}, {"format": "csv"}),
+    ({}, {"format": "tsv"}),
+])
+def test_ask_in_csv_or_tsv_only_is_406(live_url, headers, params):
+    response = requests.get(sparql(live_url), params={"query": ASK, **params}, headers=headers)
+    assert response.status_code == 406 and "JSON and SPARQL XML" in response.text
+
+
+def test_ask_with_csv_preferred_falls_back_to_json(live_url):
+    response = requests.get(sparql(live_url), params={"query": ASK},
+                            headers={"Accept": "text/csv, */*;q=0.1"})
+    assert response.headers["Content-Type"].startswith(JSON) and response.json()["boolean"] is True
 
 
 @pytest.mark.parametrize(("accept", "rdflib_format"), [
@@ -275,6 +298,18 @@ def test_post_with_other_media_type_is_415(live_url, content_type):
     assert response.status_code == 415
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_non_utf8_percent_encoded_query_is_400(live_url, method):
+    encoded = "query=SELECT%20*%20%7B%3Fs%20%3Fp%20%22%FF%22%7D"
+    if method == "GET":
+        response = requests.get(f"{sparql(live_url)}?{encoded}", headers={"Accept": JSON})
+    else:
+        response = requests.post(sparql(live_url), data=encoded,
+                                 headers={"Content-Type": FORM, "Accept": JSON})
+    assert response.status_code == 400
+    assert "UTF-8" in response.text and "'query'" in response.text and "offset 17" in response.text
+
+
 def test_non_utf8_direct_post_is_400(live_url):
     response = requests.post(sparql(live_url), data="SELECT * { ?s ?p \"é\" }".encode("latin-1"),
                              headers={"Content-Type": DIRECT})
@@ -289,7 +324,21 @@ def test_post_without_query_is_400(live_url):
 def test_malformed_query_is_400_with_position(live_url):
     response = requests.get(sparql(live_url), params={"query": "SELECT * WHERE { ?s ?p }"})
     assert response.status_code == 400
-    assert response.headers["Content-Type"].startswith("text/plain") and "1:" in response.text
+    assert response.headers["Content-Type"].startswith("text/plain") and "line 1, column" in response.text
+
+
+def test_malformed_query_message_quotes_the_line_with_a_caret(live_url):
+    query = "PREFIX ex: <http://e/>\nSELECT * WHERE {\n  ?s ?p ?o ) }"
+    response = requests.get(sparql(live_url), params={"query": query})
+    lines = response.text.splitlines()
+    assert lines[2].startswith("Malformed query at line 3, column 15: ") and "error at" not in response.text
+    assert lines[-2:] == ["      ?s ?p ?o ) }", " " * (4 + 14) + "^"]  # quoted 4 spaces in; column 15
+
+
+def test_query_with_a_byte_order_mark_is_answered(live_url):
+    response = requests.post(sparql(live_url), data="\ufeffASK {}".encode(),
+                             headers={"Content-Type": DIRECT, "Accept": JSON})
+    assert response.status_code == 200 and response.json()["boolean"] is True
 
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
@@ -374,6 +423,22 @@ def test_preflight(live_url):
     assert "content-type" in response.headers["Access-Control-Allow-Headers"].lower()
 
 
+def test_preflight_echoes_requested_headers_without_a_body(live_url):
+    response = requests.options(sparql(live_url), headers={
+        "Origin": "https://other.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-requested-with, authorization"})
+    assert response.headers["Access-Control-Allow-Headers"] == "content-type, x-requested-with, authorization"
+    assert response.content == b"" and "Content-Type" not in response.headers
+
+
+def test_preflight_does_not_echo_what_is_not_a_header_name(live_url):
+    response = requests.options(sparql(live_url), headers={
+        "Origin": "https://other.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-a, <script>"})
+    assert "script" not in response.headers["Access-Control-Allow-Headers"]
+    assert "Content-Type" in response.headers["Access-Control-Allow-Headers"]
+
+
 # -- no query: page or service description --------------------------------------------------------------
 def service_description(url, accept="text/turtle"):
     response = requests.get(sparql(url), headers={"Accept": accept})
@@ -407,6 +472,11 @@ def test_service_description_reports_limits(live_url):
     limits = {str(p): v.toPython() for p, v in graph.query(
         "SELECT ?p ?v { ?s <https://schema.org/propertyID> ?p ; <https://schema.org/value> ?v }")}
     assert limits["query_timeout"] == 3 and {"max_result_rows", "max_query_length"} <= set(limits)
+
+
+def test_service_description_says_long_queries_are_posted(live_url):
+    comment = str(next(service_description(live_url).objects(None, RDFS.comment)))
+    assert "8 KB" in comment and "POST" in comment
 
 
 def test_service_description_describes_dataset_with_void(live_url):

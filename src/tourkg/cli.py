@@ -11,7 +11,7 @@ import click
 
 from tourkg import formats
 from tourkg.config import SETTINGS, build_settings
-from tourkg.errors import DataError
+from tourkg.errors import DataError, NotAcceptable
 
 _HELP = {s.name: s.help for s in SETTINGS}
 _PATH = click.Path(path_type=Path)
@@ -76,6 +76,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
+@click.option("--max-query-workers", type=int, default=None, help=_HELP["max_query_workers"])
 @click.option("--title", default=None, help=_HELP["title"])
 @click.option("--description", default=None, help=_HELP["description"])
 @click.option("--license", default=None, help=_HELP["license"])
@@ -149,14 +150,27 @@ def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None
             outcome = sparql.run_query(store, request, chosen)
         finally:
             store.close()
+    except NotAcceptable as exc:
+        raise click.ClickException(_not_acceptable(exc, fmt)) from None
     except TourkgError as exc:
-        raise click.ClickException(f"{exc.title}: {exc.message}") from None
+        stutters = exc.message.lower().startswith(exc.title.lower())  # "Malformed query at line ..."
+        raise click.ClickException(exc.message if stutters else f"{exc.title}: {exc.message}") from None
     if fmt != "table":
-        sys.stdout.buffer.write(outcome.body)
+        # JSON and JSON-LD end without a newline; a terminal prompt must not be glued to the output.
+        sys.stdout.buffer.write(outcome.body if outcome.body.endswith(b"\n") else outcome.body + b"\n")
     elif outcome.form == "graph":
         click.echo(_turtle(outcome.body, store.prefixes), nl=False)
     else:
         click.echo(render_text(to_table(outcome), store.prefixes), nl=False)
+
+
+def _not_acceptable(exc: NotAcceptable, fmt: str) -> str:
+    """The 406 in the CLI's terms: the ``--format`` values that would work, not media types."""
+    offers = [formats.by_media_type(m) for m in exc.offers]
+    names = ", ".join(["table", *(f.name for f in offers if f is not None)])
+    what = ("an ASK answer (JSON and XML define a boolean; CSV and TSV do not)" if offers and
+            all(f in formats.BOOLEAN_RESULTS for f in offers) else "this query's result")
+    return f"--format {fmt} cannot carry {what}; use --format {names}."
 
 
 def _turtle(ntriples: bytes, prefixes: dict[str, str]) -> str:

@@ -58,10 +58,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_result_rows", 10_000, "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a result may "
             "have; past it the query gets 413.", int),
     Setting("max_query_length", 20_000, "Most characters a SPARQL query may have; past it 413.", int),
-    Setting("query_workers", 2, "Query worker processes per web worker (each holds a copy of the data).",
-            int),
+    Setting("query_workers", 2, "Query worker processes kept warm per web worker (each holds a copy of the "
+            "data).", int),
+    Setting("max_query_workers", 6, "Most query worker processes per web worker: when none is free for "
+            "50 ms, an extra one starts, so short queries do not wait behind long ones; extras stop after "
+            "30 s idle.", int),
     Setting("web_workers", 2, "Web server worker processes (one per core).", int),
-    Setting("web_threads", 4, "Threads per web worker.", int),
+    Setting("web_threads", 16, "Threads per web worker, each serving one connection at a time; they mostly "
+            "wait on the network, so slow clients must not take them all.", int),
     Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),
     Setting("description", TOUR_DESCRIPTION, "The dataset's description (pages, VoID)."),
     Setting("license", TOUR_LICENSE, "IRI of the data's licence (empty: none stated, as for other data)."),
@@ -89,6 +93,7 @@ class Settings:
     max_result_rows: int = _DEFAULTS["max_result_rows"]
     max_query_length: int = _DEFAULTS["max_query_length"]
     query_workers: int = _DEFAULTS["query_workers"]
+    max_query_workers: int = _DEFAULTS["max_query_workers"]
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
     title: str = _DEFAULTS["title"]

@@ -10,18 +10,17 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from tourkg import formats, jsonld
+from tourkg import formats
 from tourkg.iris import IriMap
-from tourkg.namespaces import DCT, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD
-from tourkg.store import LABEL_PROPERTIES, Store, to_oxigraph
+from tourkg.namespaces import DCT, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD, prefixes
+from tourkg.store import LABEL_PROPERTIES, Store
 
 #: Languages pages are offered in; the first is the fallback.
 LANGUAGES = ("en", "es")
@@ -196,8 +195,8 @@ def _sources(index: Index, graphs: Iterable[Node], lang: str, iris: IriMap) -> d
     return found
 
 
-def _groups(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris: IriMap, lang: str,
-            numbers: dict[Node, Source]) -> tuple[PropertyGroup, ...]:
+def group_properties(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris: IriMap, lang: str,
+                     numbers: dict[Node, Source]) -> tuple[PropertyGroup, ...]:
     """Group ``predicate → term → graphs`` into sorted, labelled property groups."""
     groups = []
     for predicate, terms in rows.items():
@@ -208,7 +207,24 @@ def _groups(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris: IriMap,
         groups.append(PropertyGroup(link_to(str(predicate), plabel, iris), tuple(values)))
     labels_first = {str(p): i for i, p in enumerate(LABEL_PROPERTIES)}
     groups.sort(key=lambda g: (labels_first.get(g.predicate.iri, 99), g.predicate.text.casefold()))
-    return tuple(groups)
+    return tuple(_disambiguate(groups))
+
+
+def _disambiguate(groups: list[PropertyGroup]) -> list[PropertyGroup]:
+    """Two properties with the same label (owl:sameAs, schema:sameAs) get their vocabulary's prefix."""
+    seen: dict[str, int] = defaultdict(int)
+    for g in groups:
+        seen[g.predicate.text] += 1
+    names = {ns: p for p, ns in prefixes().items()}
+    out = []
+    for g in groups:
+        if seen[g.predicate.text] > 1:
+            namespace = next((ns for ns in names if g.predicate.iri.startswith(ns)), None)
+            if namespace:
+                text = f"{g.predicate.text} ({names[namespace]})"
+                g = PropertyGroup(replace(g.predicate, text=text), g.values)
+        out.append(g)
+    return out
 
 
 def _named(graph: Node) -> bool:
@@ -237,8 +253,8 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
     view = ResourceView(
         iri=iri, label=index.label(node, lang), lang=lang, types=types,
         description=index.literal(node, DESCRIPTION_PROPERTIES, lang),
-        groups=_groups(own, index, iris, lang, numbers),
-        incoming=_groups(incoming, index, iris, lang, numbers),
+        groups=group_properties(own, index, iris, lang, numbers),
+        incoming=group_properties(incoming, index, iris, lang, numbers),
         sources=tuple(s for s in sorted(numbers.values(), key=lambda s: s.number) if s.number),
         alternates=tuple((f.label, f.media_type, iris.data_path(iri, f.extension)) for f in formats.GRAPHS),
         sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
@@ -258,54 +274,3 @@ def _graph_section(store: Store, iris: IriMap, iri: str) -> Section:
     return Section("Named graph", (Value(text, Link(iri, text, href)),))
 
 
-def _schema_value(value: Value) -> Any:
-    if value.link is not None:
-        return {"@id": value.link.iri, "name": value.text}
-    if value.datatype == "xsd:integer" and value.text.lstrip("-").isdigit():
-        return int(value.text)
-    return value.text
-
-
-def schema_org(view: ResourceView, page_url: str) -> dict[str, Any]:
-    """The schema.org JSON-LD object embedded in the page for search engines: the resource's own
-    schema.org statements (dates, location, attendees, job title, ...), with labels for linked things,
-    in the page's language; SKOS concepts become ``DefinedTerm``s of their scheme."""
-    schema = str(SCHEMA)
-    schema_types = [t.iri[len(schema):] for t in view.types if t.iri.startswith(schema)]
-    concept = any(t.iri == str(SKOS.Concept) for t in view.types)
-    data: dict[str, Any] = {"@context": "https://schema.org", "@id": view.iri,
-                            "@type": schema_types or ("DefinedTerm" if concept else "Thing"),
-                            "name": view.label, "url": page_url}
-    if view.description:
-        data["description"] = view.description
-    if view.same_as:
-        data["sameAs"] = list(view.same_as)
-    for group in view.groups:
-        key = group.predicate.iri[len(schema):] if group.predicate.iri.startswith(schema) else None
-        if concept and group.predicate.iri == str(SKOS.inScheme):
-            key = "inDefinedTermSet"
-        if not key or key in data:
-            continue
-        values = [v for v in group.values if v.lang in (None, view.lang)] or list(group.values)
-        found = [_schema_value(v) for v in values]
-        data[key] = found[0] if len(found) == 1 else found
-    return data
-
-
-def description_triples(store: Store, iri: str) -> list[tuple[Node, Node, Node]]:
-    """The RDF description served at ``/data``: own statements, incoming links, labels and types of
-    linked resources and the provenance of their graphs, as distinct triples."""
-    return sorted({(s, p, o) for s, p, o, _g in store.describe(iri).quads()}, key=str)
-
-
-def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.Format,
-                    prefixes: dict[str, str]) -> bytes:
-    """Serialize triples to the same bytes in every process: blank nodes canonicalized (RDFC-1.0),
-    statements sorted, only the prefixes in use. Several web workers then agree on each ETag."""
-    dataset = ox.Dataset(ox.Quad(*(to_oxigraph(t) for t in triple)) for triple in triples)
-    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
-    text = "\n".join(str(t) for t in items)
-    used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
-    body = ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
-    return jsonld.with_context(body, used) if fmt.name == "jsonld" else body

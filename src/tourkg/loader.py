@@ -138,4 +138,5 @@ def open_store(settings: Settings, loaded: Loaded | None = None) -> LocalStore:
     # No prefix for {base}id/: its local names hold slashes, which Turtle would have to escape.
     served_prefixes = {k: v for k, v in prefixes(settings.base_uri).items() if k != "tk"}
     return LocalStore(quads, prefixes=served_prefixes, query_workers=settings.query_workers,
-                      query_timeout=settings.query_timeout, max_rows=settings.max_result_rows)
+                      max_query_workers=settings.max_query_workers, query_timeout=settings.query_timeout,
+                      max_rows=settings.max_result_rows)

@@ -6,7 +6,9 @@ VoID: https://www.w3.org/TR/void/ ; DCAT: https://www.w3.org/TR/vocab-dcat-3/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -14,7 +16,16 @@ from rdflib.term import Node
 
 from tourkg import formats
 from tourkg.config import Settings
-from tourkg.describe import Index, Link, link_to, local_name
+from tourkg.describe import (
+    Index,
+    Link,
+    PropertyGroup,
+    Source,
+    Value,
+    group_properties,
+    link_to,
+    local_name,
+)
 from tourkg.iris import IriMap
 from tourkg.namespaces import (
     DCAT,
@@ -224,3 +235,39 @@ def _curie(iri: str, iris: IriMap) -> str:
             return f"{prefix}:{iri[len(namespace):]}"
     return iri
 
+
+@dataclass(frozen=True)
+class Outline:
+    """One described subject of a small document (VoID, shapes) for its HTML rendering."""
+
+    anchor: str
+    subject: Link
+    groups: tuple[PropertyGroup, ...]
+
+
+def _within(groups: tuple[PropertyGroup, ...], anchors: dict[str, str]) -> tuple[PropertyGroup, ...]:
+    """Point links to subjects of the same document at their section (``#anchor``)."""
+    def local(value: Value) -> Value:
+        if value.link is None or value.link.iri not in anchors:
+            return value
+        return replace(value, link=Link(value.link.iri, value.link.text, "#" + anchors[value.link.iri]))
+    return tuple(PropertyGroup(g.predicate, tuple(local(v) for v in g.values)) for g in groups)
+
+
+def outline(triples: Iterable[tuple[Node, Node, Node]], iris: IriMap, lang: str = "en") -> list[Outline]:
+    """Every IRI subject of ``triples`` with its properties, blank nodes shown inline: a readable HTML
+    view of a document that is not about one resource. Subjects link to their own section."""
+    index = Index((s, p, o, None) for s, p, o in triples)
+    no_source: dict[Node, Source] = defaultdict(lambda: Source(0, "", "", None))
+    subjects = sorted((s for s in index.by_subject if isinstance(s, URIRef)), key=str)
+    anchors = {str(s): f"s{i}" for i, s in enumerate(subjects, start=1)}
+    found = []
+    for subject in subjects:
+        rows: dict[Node, dict[Node, set[Node]]] = defaultdict(lambda: defaultdict(set))
+        for p, o, _g in index.by_subject[subject]:
+            rows[p][o]  # noqa: B018 - registers the value; a document has no per-statement sources
+        groups = _within(group_properties(rows, index, iris, lang, no_source), anchors)
+        label = index.label(subject, lang)
+        found.append(Outline(anchors[str(subject)], Link(str(subject), label, "#" + anchors[str(subject)]),
+                             groups))
+    return found

@@ -17,7 +17,8 @@ from tourkg import formats
 from tourkg.store import QueryFormats, QueryOutcome
 
 #: The formats to ask the store for when the answer becomes a table.
-TABLE_FORMATS = QueryFormats(results=formats.BY_NAME["json"], graph=formats.BY_NAME["ntriples"])
+TABLE_FORMATS = QueryFormats(results=formats.BY_NAME["json"], graph=formats.BY_NAME["ntriples"],
+                             boolean=formats.BY_NAME["json"])
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"

@@ -74,7 +74,10 @@ def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
         "SPARQL Update and SERVICE (federation) are refused with 403; default-graph-uri and "
         "named-graph-uri select among the loaded graphs only. Limits: "
         f"{settings.query_timeout:g} s per query (503 past it), {settings.max_result_rows} result rows or "
-        f"triples and {settings.max_query_length} query characters (413 past them).", lang="en")))
+        f"triples and {settings.max_query_length} query characters (413 past them). A GET URL is limited to "
+        "8 KB (400 past it): send longer queries by POST (SPARQL 1.1 Protocol §2.1).", lang="en")))
+    # The 8 KB is gunicorn's request-line cap, web.server.MAX_REQUEST_LINE (not a setting: it has no
+    # larger finite value).
     _limit(graph, service, "query_timeout", float(settings.query_timeout), "Query time limit", "SEC")
     _limit(graph, service, "max_result_rows", settings.max_result_rows, "Most result rows or triples")
     _limit(graph, service, "max_query_length", settings.max_query_length, "Most characters in a query")

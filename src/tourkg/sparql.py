@@ -120,8 +120,8 @@ def check_urlencoded_utf8(raw: bytes, what: str) -> None:
     :param what: where it came from, for the message (``URL``, ``form body``).
     :raises BadRequest: naming the parameter and the byte offset in its decoded value.
     """
-    for field in raw.split(b"&"):
-        name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in field.partition(b"="))
+    for pair in raw.split(b"&"):
+        name, _, value = (unquote_to_bytes(part.replace(b"+", b" ")) for part in pair.partition(b"="))
         for role, part in (("name", name), ("value", value)):
             try:
                 part.decode("utf-8")

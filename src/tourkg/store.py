@@ -174,42 +174,125 @@ class _Worker:
         self._recv.close()
 
 
+#: How long a query waits for an idle worker before the pool starts an extra one: long enough that a
+#: worker finishing a short query is reused, short enough that a queue behind runaways is not felt.
+GROW_AFTER = 0.05
+#: Seconds an extra worker (above the warm count) may stay idle before it is stopped.
+RETIRE_AFTER = 30.0
+
+
 class WorkerPool:
-    """Query worker processes, checked out one per query; an overrunning worker is killed and replaced."""
+    """Query worker processes, checked out one per query; an overrunning worker is killed and replaced.
 
-    def __init__(self, payload: bytes, size: int) -> None:
+    Elastic: ``size`` workers stay warm. A query that finds none idle for :data:`GROW_AFTER` seconds
+    starts an extra one (up to ``max_size``), so that short queries are not queued behind runaway ones
+    until those are killed at the time limit; extras idle for :data:`RETIRE_AFTER` seconds are stopped.
+    """
+
+    def __init__(self, payload: bytes, size: int, max_size: int | None = None) -> None:
         self._payload = payload
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._all: list[_Worker] = []
-        self._lock = threading.Lock()
-        for _ in range(max(1, size)):
-            self._add(_Worker(payload))
+        self._warm = max(1, size)
+        self._cap = max(self._warm, max_size or 0)
+        self._ready = threading.Condition()
+        self._idle: list[tuple[_Worker, float]] = []  # oldest first, with the time each was returned
+        self._all: set[_Worker] = set()  # running, idle or busy
+        self._alive = self._warm  # running or starting
+        self._closed = False
+        for _ in range(self._warm):
+            self._checkin(self._started(_Worker(payload)))
 
-    def _add(self, worker: _Worker) -> None:
-        with self._lock:
-            self._all.append(worker)
-        self._idle.put(worker)
+    @property
+    def size(self) -> int:
+        """Workers running or starting now."""
+        with self._ready:
+            return self._alive
+
+    def _started(self, worker: _Worker) -> _Worker:
+        with self._ready:
+            self._all.add(worker)
+        return worker
+
+    def _start_one(self) -> None:
+        """Start a worker (already counted in ``_alive``) and offer it to the waiting queries."""
+        try:
+            worker = self._started(_Worker(self._payload))
+        except Exception:
+            log.exception("a query worker failed to start")
+            self._forget(None)
+            return
+        self._checkin(worker)
+
+    def _forget(self, worker: _Worker | None) -> None:
+        """Count ``worker`` (or one that failed to start) out, and wake the queries waiting to grow."""
+        with self._ready:
+            if worker is not None:
+                self._all.discard(worker)
+            self._alive -= 1
+            self._ready.notify_all()
+
+    def _checkin(self, worker: _Worker) -> None:
+        with self._ready:
+            if not self._closed:
+                self._idle.append((worker, time.monotonic()))
+                self._ready.notify()
+                return
+        worker.kill()
+
+    def _retire_idle(self) -> list[_Worker]:
+        """Take out the extras idle for too long (caller holds the lock, then kills them outside it)."""
+        retired, cutoff = [], time.monotonic() - RETIRE_AFTER
+        while self._alive > self._warm and self._idle and self._idle[0][1] < cutoff:
+            worker = self._idle.pop(0)[0]
+            self._all.discard(worker)
+            self._alive -= 1
+            retired.append(worker)
+        return retired
+
+    def _checkout(self, deadline: float) -> _Worker:
+        """The most recently used idle worker, growing the pool once if none frees up quickly.
+
+        :raises Overloaded: no worker became free before ``deadline``.
+        """
+        grow_at, grown = time.monotonic() + GROW_AFTER, False
+        with self._ready:
+            retired = self._retire_idle()
+            while not self._idle:
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                if not grown and now >= grow_at and self._alive < self._cap:
+                    self._alive += 1
+                    threading.Thread(target=self._start_one, daemon=True).start()
+                    grown = True  # one extra per waiting query
+                self._ready.wait((deadline if grown or now >= grow_at else grow_at) - now)
+            worker = self._idle.pop()[0] if self._idle else None
+        for old in retired:
+            old.kill()
+        if worker is None:
+            raise Overloaded(f"All {self._cap} query workers stayed busy for the whole time limit "
+                             "(query_timeout); try again shortly.")
+        return worker
 
     def _replace(self, worker: _Worker) -> None:
+        """Kill ``worker``; start a new one in the background only if the warm count is not met."""
         worker.kill()
-        with self._lock:
-            if worker in self._all:
-                self._all.remove(worker)
-        threading.Thread(target=lambda: self._add(_Worker(self._payload)), daemon=True).start()
+        self._forget(worker)
+        with self._ready:
+            refill = not self._closed and self._alive < self._warm
+            if refill:
+                self._alive += 1
+        if refill:
+            threading.Thread(target=self._start_one, daemon=True).start()
 
     def run(self, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
-        """Send ``request`` to an idle worker and wait at most ``timeout`` seconds for its answer."""
+        """Send ``request`` to an idle worker and wait at most ``timeout`` seconds, in all, for its answer."""
         deadline = time.monotonic() + timeout
-        try:
-            worker = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            raise Overloaded(f"All query workers stayed busy for {timeout:g} s (query_timeout); "
-                             "try again shortly.") from None
+        worker = self._checkout(deadline)
         try:
             worker.send(request)
             if worker.poll(max(0.0, deadline - time.monotonic())):
                 answer = worker.recv()
-                self._idle.put(worker)
+                self._checkin(worker)
                 return answer
         except (EOFError, OSError, BrokenPipeError):
             self._replace(worker)
@@ -220,11 +303,13 @@ class WorkerPool:
                            "specific patterns.")
 
     def close(self) -> None:
-        """Stop every worker."""
-        with self._lock:
-            for worker in self._all:
-                worker.kill()
-            self._all.clear()
+        """Stop every worker, busy ones included."""
+        with self._ready:
+            self._closed = True
+            self._idle.clear()
+            workers_, self._all = list(self._all), set()
+        for worker in workers_:
+            worker.kill()
 
 
 # -- the local store ----------------------------------------------------------------------------------
@@ -232,11 +317,13 @@ class LocalStore:
     """The dataset in memory (Oxigraph), with worker processes for user queries."""
 
     def __init__(self, quads: Iterable[ox.Quad], *, prefixes: dict[str, str] | None = None,
-                 query_workers: int = 2, query_timeout: float = 10.0, max_rows: int = 10_000) -> None:
+                 query_workers: int = 2, max_query_workers: int = 6, query_timeout: float = 10.0,
+                 max_rows: int = 10_000) -> None:
         self._store = ox.Store()
         self._store.extend(quads)
         self.prefixes = dict(prefixes or {})
-        self.query_workers, self.query_timeout, self.max_rows = query_workers, query_timeout, max_rows
+        self.query_workers, self.max_query_workers = query_workers, max_query_workers
+        self.query_timeout, self.max_rows = query_timeout, max_rows
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
         self._describe = lru_cache(maxsize=8192)(lambda iri: _describe(self._store, iri))
@@ -246,7 +333,7 @@ class LocalStore:
         """Start the query workers now (called after the web server forks; otherwise on first query)."""
         with self._pool_lock:
             if self._pool is None:
-                self._pool = WorkerPool(self._nquads, self.query_workers)
+                self._pool = WorkerPool(self._nquads, self.query_workers, self.max_query_workers)
             return self._pool
 
     @cached_property
@@ -343,8 +430,9 @@ def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text:
     raise TourkgError(f"The query could not be evaluated: {payload}")
 
 
-#: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
+#: Most characters of the offending line a syntax error quotes.
 _SNIPPET_WIDTH = 100
+#: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
 _PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 
 

@@ -78,9 +78,9 @@ def execute(store: ox.Store, request: dict[str, Any]) -> tuple[str, Any, Any]:
 def _serialize(result: Any, request: dict[str, Any]) -> tuple[str, Any, Any]:
     limit = request["max_rows"]
     if isinstance(result, ox.QueryBoolean):
-        fmt = request["results_format"]
+        fmt = request["boolean_format"]  # JSON or XML: CSV/TSV define no boolean
         if fmt is None:
-            return ("not_acceptable", "results", None)
+            return ("not_acceptable", "boolean", None)
         return ("ok", result.serialize(format=getattr(ox.QueryResultsFormat, fmt)), ("ask", 1))
     if isinstance(result, ox.QuerySolutions):
         fmt = request["results_format"]

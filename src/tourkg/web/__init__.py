@@ -6,6 +6,7 @@ Per-app state lives in ``app.extensions["tourkg"]`` (a ``Publisher``) and is rea
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -94,6 +95,10 @@ _PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Headers": "Accept, Content-Type, If-None-Match, If-Modified-Since",
     "Access-Control-Max-Age": "86400",
 }
+#: A comma-separated list of header names (RFC 9110 §5.1 tokens), as a preflight may ask for; nothing
+#: else is echoed back, so a crafted value cannot inject into the response.
+_HEADER_NAMES = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
+MAX_REQUEST_HEADERS_LENGTH = 1024
 _CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
@@ -101,12 +106,26 @@ def _finish(response: Response) -> Response:
     """CORS on everything (linked data is for every origin) and safe defaults for HTML."""
     response.headers.update(_CORS_HEADERS)
     if request.method == "OPTIONS":
-        response.headers.update(_PREFLIGHT_HEADERS)
+        _preflight(response)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", _CSP)
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     return response
+
+
+def _preflight(response: Response) -> None:
+    """Answer a CORS preflight (Fetch standard, CORS protocol): allow the methods and the headers the
+    client will send. Browser tools send headers of their own (``Authorization`` for a proxy, ``X-...``),
+    and a preflight that does not list one makes the browser drop the real request, so they are echoed.
+    A successful preflight has no body, hence no Content-Type (Flask would say text/html)."""
+    response.headers.update(_PREFLIGHT_HEADERS)
+    asked = request.headers.get("Access-Control-Request-Headers", "").strip()
+    if asked and len(asked) <= MAX_REQUEST_HEADERS_LENGTH and _HEADER_NAMES.fullmatch(asked):
+        response.headers["Access-Control-Allow-Headers"] = asked
+    if response.status_code in (200, 204):
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None,

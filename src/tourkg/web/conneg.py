@@ -120,8 +120,11 @@ def choose_query_formats(accept: str | None, override: str | None) -> QueryForma
     if override:
         return formats_for_name(override)
 
+    # ASK is negotiated among the formats that define a boolean, so "text/csv, */*;q=0.1" gets JSON
+    # for ASK while SELECT gets CSV; "text/csv" alone gets a 406 for ASK.
     found = QueryFormats(results=negotiate_format(accept, formats.RESULTS),
-                         graph=negotiate_format(accept, formats.RDF))
+                         graph=negotiate_format(accept, formats.RDF),
+                         boolean=negotiate_format(accept, formats.BOOLEAN_RESULTS))
     if found.results is None and found.graph is None:
         raise NotAcceptable(f"None of the media types in your Accept header ({accept}) is available here.",
                             offered(formats.RESULTS + formats.RDF))

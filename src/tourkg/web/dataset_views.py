@@ -12,11 +12,13 @@ from flask import Blueprint, Response, render_template, request, url_for
 from rdflib import Graph
 
 from tourkg import formats, metadata
-from tourkg.describe import LANGUAGES, serialize_graph
+from tourkg.describe import LANGUAGES
 from tourkg.errors import NotFound
 from tourkg.formats import Format
+from tourkg.metadata import outline
 from tourkg.namespaces import prefixes
 from tourkg.queries import examples
+from tourkg.serialize import serialize_graph
 from tourkg.web import publisher
 from tourkg.web.conneg import choose_format
 from tourkg.web.responses import alternates, json_script, last_modified, maybe_gzip, representation
@@ -42,8 +44,32 @@ def _serialize(graph: Graph, fmt: Format) -> bytes:
     return serialize_graph(graph, fmt, used)
 
 
+#: Small RDF documents (VoID, shapes): Turtle first, so ``*/*`` gets Turtle; HTML for browsers.
+DOCUMENT_OFFERS: tuple[Format, ...] = (*formats.GRAPHS, formats.HTML)
+_DOCUMENT_TEXT = {
+    "void": ("Dataset description", "What this dataset is, in VoID and DCAT: size, classes and properties "
+             "used, where to query and download it."),
+    "shapes": ("SHACL shapes", "The constraints the data is validated with before it is served."),
+}
+
+
+def _render_document(key: str, graph: Graph) -> bytes:
+    title, intro = _DOCUMENT_TEXT[key]
+    triples = sorted(graph, key=str)
+    jsonld = {"@context": "https://schema.org", "@type": "Dataset" if key == "void" else "CreativeWork",
+              "name": title if key != "void" else publisher().settings.title, "description": intro,
+              "url": request.base_url}
+    return render_template("document.html", lang="en", title=title, intro=intro, path=request.path,
+                           formats=RDF_OFFERS, outline=outline(triples, publisher().iris),
+                           jsonld=jsonld).encode()
+
+
 def _graph_document(key: str, graph_of: object, fmt: Format) -> Response:
     pub = publisher()
+    if fmt is formats.HTML:
+        body = pub.cached((key, request.host_url, "html"), lambda: _render_document(key, graph_of()))  # type: ignore[operator]
+        links = alternates((f, f"{request.path}?format={f.extension}") for f in RDF_OFFERS)
+        return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
     body = pub.cached((key, request.host_url, fmt.name), lambda: _serialize(graph_of(), fmt))  # type: ignore[operator]
     return representation(body, fmt.content_type, vary=("Accept",))
 
@@ -91,7 +117,7 @@ def dump(extension: str) -> Response:
 def void() -> Response:
     """VoID + DCAT description (Turtle unless the client asks for another RDF syntax)."""
     pub = publisher()
-    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), RDF_OFFERS, TURTLE)
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
     return _graph_document("void", lambda: metadata.void_graph(pub.store, pub.iris, pub.settings,
                                                                request.host_url), fmt)
 
@@ -124,7 +150,7 @@ def _render_ontology() -> bytes:
 @bp.get("/shapes")
 def shapes() -> Response:
     """The SHACL shapes the data is validated with (Turtle unless asked otherwise)."""
-    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), RDF_OFFERS, TURTLE)
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
     return _graph_document("shapes", lambda: publisher().shapes, fmt)
 
 

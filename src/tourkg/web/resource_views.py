@@ -21,18 +21,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request
 
 from tourkg import formats
-from tourkg.describe import (
-    LANGUAGES,
-    describe_resource,
-    description_triples,
-    exists,
-    schema_org,
-    serialize_graph,
-)
+from tourkg.describe import LANGUAGES, describe_resource, exists
 from tourkg.errors import BadRequest, NotFound
 from tourkg.extras import add_extras
 from tourkg.formats import Format
 from tourkg.namespaces import prefixes
+from tourkg.schema_markup import schema_org
+from tourkg.serialize import description_triples, serialize_graph
 from tourkg.web import publisher
 from tourkg.web.conneg import choose_format
 from tourkg.web.responses import alternates, representation
@@ -89,7 +84,8 @@ def page(iri: str) -> Response:
     lang = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
     body = pub.cached(("page", request.host_url, iri, lang), lambda: _render_page(iri, lang))
     links = alternates((f, pub.iris.data_path(iri, f.extension)) for f in DATA_FORMATS)
-    return representation(body, formats.HTML.content_type, vary=("Accept-Language",), links=links)
+    return representation(body, formats.HTML.content_type, vary=("Accept-Language",), links=links,
+                          headers={"Content-Language": lang})
 
 
 def data(iri: str, fmt: Format, negotiated: bool = False) -> Response:

@@ -37,7 +37,7 @@ def endpoint() -> Response:
     except TourkgError as exc:
         if not page:
             raise
-        return _page(request.args.get("query", ""), error=exc)
+        return _page(_submitted_query(), error=exc)
     if query is None:
         return _no_query()
     return _page_with_results(query) if page else _results(query)
@@ -45,10 +45,19 @@ def endpoint() -> Response:
 
 def _collect() -> sparql.QueryRequest | None:
     """Steps 1 and 2: the protocol parameters, then the rules on the text."""
+    sparql.check_urlencoded_utf8(request.query_string, "URL")  # request.args has replaced bad bytes
     body = request.get_data(cache=True) if request.method == "POST" else b""
     found = sparql.collect_request(request.method, request.args.to_dict(flat=False), request.content_type,
                                    body)
     return None if found is None else sparql.check_query(found, publisher().settings.max_query_length)
+
+
+def _submitted_query() -> str:
+    """The query as sent (URL, form or direct body), for the page to keep after a refusal; lenient on
+    encoding, since the refusal may be about just that."""
+    if request.method == "POST" and request.mimetype == sparql.SPARQL_QUERY:
+        return request.get_data(cache=True).decode("utf-8", "replace")
+    return request.values.get("query", "")
 
 
 def _results(query: sparql.QueryRequest) -> Response:
@@ -84,7 +93,7 @@ def _downloads(query: sparql.QueryRequest, form: str) -> list[tuple[formats.Form
     """A link for every format this query's answer comes in: the same query with ``format=``."""
     dataset = {"default-graph-uri": list(query.default_graphs or ()),
                "named-graph-uri": list(query.named_graphs or ())}
-    kinds = formats.RDF if form == "graph" else formats.RESULTS
+    kinds = {"graph": formats.RDF, "ask": formats.BOOLEAN_RESULTS}.get(form, formats.RESULTS)
     return [(f, url_for("sparql.endpoint", query=query.query, format=f.name, **dataset)) for f in kinds]
 
 

@@ -1,0 +1,31 @@
+"""Bytes for RDF documents that must be identical in every process (for one ETag across web workers):
+canonical blank nodes, sorted statements, only the prefixes in use, JSON-LD with an inline context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+from rdflib.term import Node
+
+from tourkg import formats, jsonld
+from tourkg.store import Store, to_oxigraph
+
+
+def description_triples(store: Store, iri: str) -> list[tuple[Node, Node, Node]]:
+    """The RDF description served at ``/data``: own statements, incoming links, labels and types of
+    linked resources and the provenance of their graphs, as distinct triples."""
+    return sorted({(s, p, o) for s, p, o, _g in store.describe(iri).quads()}, key=str)
+
+
+def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.Format,
+                    prefixes: dict[str, str]) -> bytes:
+    """Serialize triples to the same bytes in every process: blank nodes canonicalized (RDFC-1.0),
+    statements sorted, only the prefixes in use. Several web workers then agree on each ETag."""
+    dataset = ox.Dataset(ox.Quad(*(to_oxigraph(t) for t in triple)) for triple in triples)
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
+    text = "\n".join(str(t) for t in items)
+    used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
+    body = ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
+    return jsonld.with_context(body, used) if fmt.name == "jsonld" else body
