@@ -1,13 +1,13 @@
-"""The elastic query worker pool (``store.WorkerPool``): grows past the warm workers when none is free, up
+"""The elastic query worker pool (``pool.WorkerPool``): grows past the warm workers when none is free, up
 to its cap, and stops idle extras."""
 
 import time
 
 import pytest
 
-from tourkg import store
+from tourkg import pool as pool_module
 from tourkg.errors import Overloaded
-from tourkg.store import WorkerPool
+from tourkg.pool import WorkerPool
 
 ASK = {"query": "ASK {}", "default_graphs": None, "named_graphs": None, "results_format": "JSON",
        "boolean_format": "JSON", "graph_format": None, "max_rows": 10, "prefixes": {}}
@@ -45,5 +45,5 @@ def test_idle_extra_workers_are_stopped(pool, monkeypatch):
     held = hold(pool)
     pool.run(ASK, 10)
     pool._checkin(held)
-    monkeypatch.setattr(store, "RETIRE_AFTER", 0.0)
+    monkeypatch.setattr(pool_module, "RETIRE_AFTER", 0.0)
     assert pool.run(ASK, 10)[0] == "ok" and pool.size == 1
