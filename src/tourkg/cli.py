@@ -136,7 +136,7 @@ def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None
     """Run a SPARQL query on the data with the server's engine and limits; print the result."""
     from tourkg import loader, sparql
     from tourkg.errors import TourkgError
-    from tourkg.result_table import TABLE_FORMATS, render_text, to_table
+    from tourkg.result_table import TABLE_FORMATS
 
     if bool(query) == bool(query_file):
         raise click.UsageError("Give the query either as an argument or with --file, not both.")
@@ -155,13 +155,20 @@ def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None
     except TourkgError as exc:
         stutters = exc.message.lower().startswith(exc.title.lower())  # "Malformed query at line ..."
         raise click.ClickException(exc.message if stutters else f"{exc.title}: {exc.message}") from None
+    _print_outcome(outcome, fmt, store.prefixes)
+
+
+def _print_outcome(outcome: Any, fmt: str, prefixes: dict[str, str]) -> None:
+    """Write the answer: as the protocol would send it, or as a table (Turtle for graphs)."""
+    from tourkg.result_table import render_text, to_table
+
     if fmt != "table":
         # JSON and JSON-LD end without a newline; a terminal prompt must not be glued to the output.
         sys.stdout.buffer.write(outcome.body if outcome.body.endswith(b"\n") else outcome.body + b"\n")
     elif outcome.form == "graph":
-        click.echo(_turtle(outcome.body, store.prefixes), nl=False)
+        click.echo(_turtle(outcome.body, prefixes), nl=False)
     else:
-        click.echo(render_text(to_table(outcome), store.prefixes), nl=False)
+        click.echo(render_text(to_table(outcome), prefixes), nl=False)
 
 
 def _not_acceptable(exc: NotAcceptable, fmt: str) -> str:
