@@ -60,6 +60,8 @@ BROKEN_CASES = [
     (with_shipped("visit-without-focal-area.ttl"), "A visit must have at least one focal area"),
     (on_its_own("country-without-spanish-name.ttl"), "A country must have a schema:name in Spanish (@es)"),
     (with_shipped("no-provenance.trig"), "Named graph has no provenance"),
+    (with_shipped("focal-area-not-about.ttl"), "must also be given as schema:about"),
+    (with_shipped("country-without-capital.ttl"), "A visited country must have a capital"),
 ]
 
 
