@@ -133,3 +133,20 @@ def test_generic_void_states_no_licence(generic_url):
     text = requests.get(generic_url + "/.well-known/void", timeout=10).text
     void = Graph().parse(data=text, format="turtle")
     assert not list(void.objects(None, URIRef("http://purl.org/dc/terms/license")))
+
+
+def test_void_describes_linksets_to_wikidata_and_geonames(void, dataset):
+    spaces = {str(void.value(void.value(ls, VOID.objectsTarget), VOID.uriSpace))
+              for ls in void.objects(dataset, VOID.subset) if (ls, RDF.type, VOID.Linkset) in void}
+    assert {"http://www.wikidata.org/entity/", "https://www.geonames.org/"} <= spaces
+
+
+def test_void_states_when_the_data_was_modified(void, dataset):
+    assert void.value(dataset, URIRef("http://purl.org/dc/terms/modified")) is not None
+
+
+def test_construct_jsonld_has_an_inline_context(live_url):
+    response = requests.get(live_url + "/sparql", params={
+        "query": "CONSTRUCT WHERE { ?s <https://schema.org/name> ?o } LIMIT 3"},
+        headers={"Accept": "application/ld+json"}, timeout=10)
+    assert response.json()["@context"]["schema"] == "https://schema.org/"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -38,6 +39,7 @@ from tourkg.namespaces import (
     SCHEMA,
     SKOS,
     VOID,
+    XSD,
     ontology_namespace,
     prefixes,
 )
@@ -94,9 +96,37 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
         graph.add((ds, VOID.vocabulary, URIRef(vocabulary)))
     for source in sources(store):
         graph.add((ds, DCT.source, URIRef(source)))
+    modified = max((p.stat().st_mtime for p in settings.data if p.exists()), default=None)
+    if modified is not None:
+        graph.add((ds, DCT.modified, Literal(datetime.fromtimestamp(modified, UTC).date().isoformat(),
+                                             datatype=XSD.date)))
+    _linksets(graph, ds, store)
     _partitions(graph, ds, stats.classes, stats.properties)
     _distributions(graph, ds, site, settings.license)
     return graph
+
+
+#: Properties that link a resource to the same thing in another dataset (VoID §5, linksets).
+LINK_PREDICATES = (OWL.sameAs, SCHEMA.sameAs, SKOS.exactMatch)
+
+
+def _linksets(graph: Graph, ds: Node, store: Store) -> None:
+    """One ``void:Linkset`` per link predicate and target namespace (Wikidata, GeoNames, ...), so a
+    consumer sees how the dataset connects to the rest of the Web of Data."""
+    values = " ".join(f"<{p}>" for p in LINK_PREDICATES)
+    rows = store.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} ?s ?p ?o "
+                        "FILTER(isIRI(?o)) }")
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for row in rows:
+        counts[(str(row["p"]), _namespace(str(row["o"])))] += 1
+    for (predicate, namespace), count in sorted(counts.items()):
+        linkset, target = BNode(), BNode()
+        graph.add((ds, VOID.subset, linkset))
+        for p, o in ((RDF.type, VOID.Linkset), (VOID.subjectsTarget, ds), (VOID.objectsTarget, target),
+                     (VOID.linkPredicate, URIRef(predicate)), (VOID.triples, Literal(count))):
+            graph.add((linkset, p, o))
+        graph.add((target, RDF.type, VOID.Dataset))
+        graph.add((target, VOID.uriSpace, Literal(namespace)))
 
 
 def _partitions(graph: Graph, ds: Node, classes: dict[str, int], properties: dict[str, int]) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from tourkg import jsonld
+
 
 class _LineLimitWriter:
     """A binary sink that counts lines and gives up past ``limit`` (bounds result size cheaply)."""
@@ -104,8 +106,11 @@ def _serialize(result: Any, request: dict[str, Any]) -> tuple[str, Any, Any]:
     target = getattr(ox.RdfFormat, fmt)
     if fmt in ("TRIG", "N_QUADS"):
         triples = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
-    body = ox.serialize(triples, format=target, prefixes=used_prefixes(nt, request.get("prefixes")))
-    return ("ok", body or b"", ("graph", len(triples)))
+    used = used_prefixes(nt, request.get("prefixes"))
+    body = ox.serialize(triples, format=target, prefixes=used) or b""
+    if fmt == "JSON_LD":  # compact IRIs with an inline context, never a remote one
+        body = jsonld.with_context(body, used or {})
+    return ("ok", body, ("graph", len(triples)))
 
 
 def _store_merged_default_graph(store: ox.Store) -> None:
