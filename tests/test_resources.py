@@ -240,3 +240,13 @@ def test_non_web_iri_values_are_never_links(client):
     from tourkg.iris import IriMap
 
     assert link_to("javascript:alert(1)", "x", IriMap("https://w3id.org/tourkg/")).href == ""
+
+
+def test_route_map_labels_do_not_cover_each_other():
+    from tourkg.extras import MapPoint, place_labels
+
+    # Guatemala City and San Salvador are close on the map: their labels must not collide.
+    points = [MapPoint(1, 100, 200, "Guatemala", "/a"), MapPoint(2, 130, 225, "El Salvador", "/b")]
+    first, second = place_labels(points, 640, 400)
+    assert (first.label_y, first.label_left) != (second.label_y, second.label_left) or \
+        abs(first.label_y - second.label_y) >= 24

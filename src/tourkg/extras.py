@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rdflib import URIRef
 
@@ -52,11 +52,41 @@ class MapPoint:
     y: float
     label: str
     href: str
+    label_x: float = 0.0
+    label_y: float = 0.0
+    label_left: bool = False  # the label ends at label_x (text-anchor: end)
 
-    @property
-    def label_left(self) -> bool:
-        """Put the label left of points in the right part of the map, so long names are not clipped."""
-        return self.x > 320
+
+#: Where a label may sit relative to its stop, in order of preference: (dx, dy, left of the stop?).
+_LABEL_SPOTS = ((22, -14, False), (-22, -14, True), (22, 36, False), (-22, 36, True))
+#: Approximate size of a label in SVG units (24 px bold text) and of a stop, for collision checks.
+_CHAR_WIDTH, _LABEL_HEIGHT, _STOP_RADIUS = 14.0, 24.0, 16.0
+
+
+def _label_box(x: float, y: float, text: str, left: bool) -> tuple[float, float, float, float]:
+    width = len(text) * _CHAR_WIDTH
+    x0 = x - width if left else x
+    return (x0, y - _LABEL_HEIGHT * 0.8, x0 + width, y + _LABEL_HEIGHT * 0.2)
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(points: list[MapPoint], width: int, height: int) -> tuple[MapPoint, ...]:
+    """Put each label where it stays inside the map and covers the fewest stops and earlier labels
+    (greedy, in itinerary order), so that neighbouring capitals stay readable."""
+    taken = [(p.x - _STOP_RADIUS, p.y - _STOP_RADIUS, p.x + _STOP_RADIUS, p.y + _STOP_RADIUS) for p in points]
+    placed = []
+    for point in points:
+        boxes = [_label_box(point.x + dx, point.y + dy, point.label, left) for dx, dy, left in _LABEL_SPOTS]
+        costs = [(b[0] < 0 or b[2] > width or b[1] < 0 or b[3] > height,
+                  sum(_overlap(b, other) for other in taken), i) for i, b in enumerate(boxes)]
+        best = min(costs)[2]
+        dx, dy, left = _LABEL_SPOTS[best]
+        taken.append(boxes[best])
+        placed.append(replace(point, label_x=point.x + dx, label_y=point.y + dy, label_left=left))
+    return tuple(placed)
 
 
 @dataclass(frozen=True)
@@ -179,10 +209,9 @@ def project(places: list[tuple[float, float, Link]], width: int = 640, margin: i
     scale = (width - 2 * margin) / max(span_x, span_y)
     height = int(span_y * scale + 2 * margin)
     offset_x = (width - span_x * scale) / 2
-    points = tuple(MapPoint(i, offset_x + (lon - min(lons)) * squash * scale,
-                            margin + (max(lats) - lat) * scale, link.text, link.href)
-                   for i, (lat, lon, link) in enumerate(places, start=1))
-    return RouteMap(width, height, points)
+    points = [MapPoint(i, offset_x + (lon - min(lons)) * squash * scale, margin + (max(lats) - lat) * scale,
+                       link.text, link.href) for i, (lat, lon, link) in enumerate(places, start=1)]
+    return RouteMap(width, height, place_labels(points, width, height))
 
 
 _BUILDERS: dict[str, Callable[[_Context, str, ResourceView], None]] = {
