@@ -95,3 +95,13 @@ def test_settings_other_data_drops_the_tour_shapes_and_ontology():
 @pytest.mark.parametrize("given", ["http://127.0.0.1:8080", "http://127.0.0.1:8080/"])
 def test_settings_base_uri_ends_with_a_slash(given):
     assert build_settings({"base_uri": given}, environ={}).base_uri == "http://127.0.0.1:8080/"
+
+
+def test_loader_infers_the_namespace_of_other_data():
+    from tourkg import loader
+
+    settings = build_settings({"data": [str(DATA / "generic.ttl")]}, environ={})
+    loaded = loader.load(settings)
+    assert loaded.base == "http://example.org/"
+    assert {q.graph_name.value for q in loaded.quads} == {"http://example.org/id/graph/generic"}
+    assert loader.resolve(settings, loaded).base_uri == "http://example.org/"

@@ -141,12 +141,21 @@ def test_void_describes_linksets_to_wikidata_and_geonames(void, dataset):
     assert {"http://www.wikidata.org/entity/", "https://www.geonames.org/"} <= spaces
 
 
-def test_void_states_when_the_data_was_modified(void, dataset):
-    assert void.value(dataset, URIRef("http://purl.org/dc/terms/modified")) is not None
-
-
 def test_construct_jsonld_has_an_inline_context(live_url):
     response = requests.get(live_url + "/sparql", params={
         "query": "CONSTRUCT WHERE { ?s <https://schema.org/name> ?o } LIMIT 3"},
         headers={"Accept": "application/ld+json"}, timeout=10)
     assert response.json()["@context"]["schema"] == "https://schema.org/"
+
+
+def test_namespace_of_other_data_is_taken_from_the_data():
+    from conftest import DATA, running_server
+
+    args = ("--data", str(DATA / "generic.ttl"), "--shapes", str(DATA / "generic.shapes.ttl"))
+    with running_server(*args) as url:
+        home = requests.get(url + "/", headers={"Accept": BROWSER}, timeout=10).text
+        see_other = requests.get(url + "/id/person/ada", allow_redirects=False, timeout=10)
+        void = Graph().parse(data=requests.get(url + "/.well-known/void", timeout=10).text, format="turtle")
+    assert 'href="/page/person/ada"' in home and "http://example.org/" in home
+    assert see_other.status_code == 303
+    assert {str(o) for o in void.objects(None, VOID.uriSpace)} == {"http://example.org/id/"}

@@ -72,3 +72,13 @@ def test_readme_curl_examples_answer_as_documented(client, line, path):
         assert response.status_code == int(expected.group(1))
     else:
         assert response.status_code < 400
+
+
+@pytest.mark.parametrize(("query", "table"), EXAMPLES, ids=["itinerary", "focal-areas", "sources"])
+def test_readme_example_answers_are_what_the_endpoint_answers(client, query, table):
+    response = client.post("/sparql", data={"query": query}, headers={"Accept": "application/json"})
+    document = response.get_json()
+    names = document["head"]["vars"]
+    got = [[(f"<{b[n]['value']}>" if b[n]["type"] == "uri" else b[n]["value"]) if n in b else ""
+            for n in names] for b in document["results"]["bindings"]]
+    assert got == markdown_rows(table)

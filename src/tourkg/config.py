@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CANONICAL_BASE = "https://w3id.org/tourkg/"
 
 ENV_PREFIX = "TOURKG_"
+#: ``base_uri``/``data_base_uri`` value meaning "take the namespace the data itself uses".
+INFER_BASE = ""
 
 
 def _root() -> Path:
@@ -137,10 +139,15 @@ def build_settings(
     if values.get("data") and "data" in (flags or {}):
         names = ", ".join(Path(p).name for p in values["data"])
         for key, generic in (("shapes", ()), ("ontology", ()), ("examples", None), ("license", ""),
-                             ("title", f"Linked data: {names}"),
+                             ("publisher", ""), ("title", f"Linked data: {names}"),
                              ("description", f"The RDF data of {names}, published as Linked Data.")):
             values.setdefault(key, generic)
+        # Another dataset lives in its own namespace: one base given serves for both, and with none
+        # the loader infers it from the data (INFER_BASE).
+        given = values.get("base_uri") or values.get("data_base_uri") or INFER_BASE
+        values.setdefault("base_uri", given)
+        values.setdefault("data_base_uri", values["base_uri"])
     for key in ("base_uri", "data_base_uri"):
-        if key in values and not str(values[key]).endswith(("/", "#")):
+        if values.get(key) and not str(values[key]).endswith(("/", "#")):
             values[key] = str(values[key]) + "/"
     return Settings(**values)

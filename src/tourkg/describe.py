@@ -94,6 +94,7 @@ class ResourceView:
     alternates: tuple[tuple[str, str, str], ...]  # (label, media type, href)
     sparql_href: str
     same_as: tuple[str, ...] = ()
+    label_lang: str | None = None  # the label's language when it differs from the page's (a fallback)
     sections: list[Section] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # timeline, route map: see tourkg.extras
 
@@ -136,16 +137,21 @@ class Index:
         """Distinct objects of ``subject predicate ?o`` in any graph, in a stable order."""
         return sorted({o for p, o, _g in self.by_subject.get(subject, ()) if p == predicate}, key=str)
 
-    def literal(self, subject: Node, predicates: Sequence[Node], lang: str) -> str | None:
-        """The best literal of ``predicates`` for ``lang``: that language or untagged (names such as
-        "Nayib Bukele" belong to no language), then English, then any other."""
+    def literal_and_language(self, subject: Node, predicates: Sequence[Node],
+                             lang: str) -> tuple[str | None, str | None]:
+        """Like :meth:`literal`, with the chosen literal's language tag (``None`` when untagged)."""
         ranked = []
         for i, p in enumerate(predicates):
             for o in self.objects(subject, p):
                 if isinstance(o, Literal):
-                    rank = {lang: 0, None: 0, "en": 1}.get(o.language, 2)
-                    ranked.append((rank, i, str(o)))
-        return min(ranked)[2] if ranked else None
+                    ranked.append(({lang: 0, None: 0, "en": 1}.get(o.language, 2), i, str(o), o.language))
+        best = min(ranked, key=lambda r: r[:3]) if ranked else None
+        return (best[2], best[3]) if best else (None, None)
+
+    def literal(self, subject: Node, predicates: Sequence[Node], lang: str) -> str | None:
+        """The best literal of ``predicates`` for ``lang``: that language or untagged (names such as
+        "Nayib Bukele" belong to no language), then English, then any other."""
+        return self.literal_and_language(subject, predicates, lang)[0]
 
     def label(self, term: Node, lang: str) -> str:
         """The human label of ``term`` in ``lang`` (else a readable local name)."""
@@ -258,10 +264,18 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
         sources=tuple(s for s in sorted(numbers.values(), key=lambda s: s.number) if s.number),
         alternates=tuple((f.label, f.media_type, iris.data_path(iri, f.extension)) for f in formats.GRAPHS),
         sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
+        label_lang=_fallback_language(index, node, lang),
     )
     if iri in store.stats().graphs:
         view.sections.append(_graph_section(store, iris, iri))
     return view
+
+
+def _fallback_language(index: Index, node: Node, lang: str) -> str | None:
+    """The label's language tag when it is not the page's language (an English fallback on a Spanish
+    page), so the template can mark it with ``lang``."""
+    _text, tag = index.literal_and_language(node, LABEL_PROPERTIES, lang)
+    return tag if tag and tag != lang else None
 
 
 def _graph_section(store: Store, iris: IriMap, iri: str) -> Section:

@@ -7,6 +7,9 @@ graph is what lets PROV metadata say which source supports it.
 
 from __future__ import annotations
 
+import os
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,7 @@ from tourkg.namespaces import RDF, SD, prefixes
 from tourkg.store import LocalStore, to_rdflib
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
+_ORIGIN = re.compile(r"^https?://[^/?#]+/")
 _OWL_ONTOLOGY = ox.NamedNode("http://www.w3.org/2002/07/owl#Ontology")
 
 
@@ -34,6 +38,7 @@ class Loaded:
     quads: list[ox.Quad]
     ontology: list[ox.Quad]
     shapes: list[ox.Quad]
+    base: str = ""  # the namespace the data files are written in
 
 
 def graph_name(path: Path, base: str) -> str:
@@ -88,16 +93,50 @@ def parse_files(paths: Iterable[Path], base: str, into: str | None = None) -> li
     return [q for path in paths for q in parse_file(Path(path), base, into)]
 
 
+#: Graph names are minted under this until the data's own namespace is known (``INFER_BASE``).
+_PROVISIONAL = "urn:x-tourkg:provisional/"
+
+
+def infer_base(quads: Iterable[ox.Quad], fallback: str) -> str:
+    """The namespace the data's subjects share: under their most common origin, the longest common path
+    that ends in ``/``, cut before ``id/`` when the data follows the ``{base}id/{type}/{slug}`` pattern
+    (``http://example.org/id/person/ada`` → ``http://example.org/``); ``fallback`` without http(s)
+    subjects."""
+    subjects = [q.subject.value for q in quads
+                if isinstance(q.subject, ox.NamedNode) and _ORIGIN.match(q.subject.value)]
+    if not subjects:
+        return fallback
+    origin = Counter(_ORIGIN.match(s).group(0) for s in subjects).most_common(1)[0][0]  # type: ignore[union-attr]
+    shared = os.path.commonprefix([s for s in subjects if s.startswith(origin)])
+    shared = shared[: shared.rfind("/") + 1]
+    cut = shared.find("/id/", len(origin) - 1)
+    return shared[: cut + 1] if cut >= 0 else shared
+
+
 def load(settings: Settings) -> Loaded:
-    """Read the data, ontology and shapes files named by ``settings``."""
-    base = settings.data_base_uri
+    """Read the data, ontology and shapes files named by ``settings``; with ``INFER_BASE`` as the data's
+    namespace, find it in the data (``Loaded.base``)."""
     if not settings.data:
         raise DataError("no data file given (use --data FILE)")
+    base = settings.data_base_uri or _PROVISIONAL
+    quads = parse_files(settings.data, base)
+    if base == _PROVISIONAL:
+        base = infer_base(quads, f"http://{settings.host}:{settings.port}/")
+        quads = rewrite(quads, _PROVISIONAL, base)
     return Loaded(
-        quads=parse_files(settings.data, base),
+        quads=quads,
         ontology=[q for path in settings.ontology for q in parse_ontology(Path(path), base)],
         shapes=parse_files(settings.shapes, base, into=f"{base}id/graph/shapes"),
+        base=base,
     )
+
+
+def resolve(settings: Settings, loaded: Loaded) -> Settings:
+    """``settings`` with the inferred namespace filled in where it was left to the data."""
+    if settings.base_uri and settings.data_base_uri:
+        return settings
+    return settings.replace(base_uri=settings.base_uri or loaded.base,
+                            data_base_uri=settings.data_base_uri or loaded.base)
 
 
 def to_graph(quads: Iterable[ox.Quad]) -> Graph:
@@ -134,6 +173,7 @@ def rewrite(quads: Iterable[ox.Quad], old_base: str, new_base: str) -> list[ox.Q
 def open_store(settings: Settings, loaded: Loaded | None = None) -> LocalStore:
     """Build the served store: data plus ontology, rewritten to ``settings.base_uri``."""
     loaded = loaded or load(settings)
+    settings = resolve(settings, loaded)
     quads = rewrite(loaded.quads + loaded.ontology, settings.data_base_uri, settings.base_uri)
     # No prefix for {base}id/: its local names hold slashes, which Turtle would have to escape.
     served_prefixes = {k: v for k, v in prefixes(settings.base_uri).items() if k != "tk"}

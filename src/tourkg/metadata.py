@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -39,7 +38,6 @@ from tourkg.namespaces import (
     SCHEMA,
     SKOS,
     VOID,
-    XSD,
     ontology_namespace,
     prefixes,
 )
@@ -86,20 +84,17 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
                  (VOID.sparqlEndpoint, URIRef(site + "sparql")), (VOID.uriSpace, Literal(iris.base + "id/")),
                  (DCAT.landingPage, URIRef(site)), (FOAF.homepage, URIRef(site))):
         graph.add((ds, p, o))
-    publisher = BNode()
-    graph.add((ds, DCT.publisher, publisher))
-    graph.add((publisher, RDF.type, FOAF.Organization))
-    graph.add((publisher, FOAF.name, Literal(settings.publisher)))
+    if settings.publisher:
+        publisher = BNode()
+        graph.add((ds, DCT.publisher, publisher))
+        graph.add((publisher, RDF.type, FOAF.Organization))
+        graph.add((publisher, FOAF.name, Literal(settings.publisher)))
     for example in example_resources(store, iris)[:3]:
         graph.add((ds, VOID.exampleResource, URIRef(example)))
     for vocabulary in sorted({_namespace(i) for i in (*stats.classes, *stats.properties)}):
         graph.add((ds, VOID.vocabulary, URIRef(vocabulary)))
     for source in sources(store):
         graph.add((ds, DCT.source, URIRef(source)))
-    modified = max((p.stat().st_mtime for p in settings.data if p.exists()), default=None)
-    if modified is not None:
-        graph.add((ds, DCT.modified, Literal(datetime.fromtimestamp(modified, UTC).date().isoformat(),
-                                             datatype=XSD.date)))
     _linksets(graph, ds, store)
     _partitions(graph, ds, stats.classes, stats.properties)
     _distributions(graph, ds, site, settings.license)

@@ -19,6 +19,7 @@ from tourkg import loader
 from tourkg.config import Settings, build_settings
 from tourkg.errors import DataError, StartupError
 from tourkg.iris import IriMap
+from tourkg.namespaces import PROV
 from tourkg.store import Store
 
 #: Most representations kept by ``Publisher.cached``.
@@ -69,6 +70,7 @@ def build_publisher(settings: Settings, store: Store | None = None) -> Publisher
         loaded = loader.load(settings)
     except DataError as exc:
         raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+    settings = loader.resolve(settings, loaded)
     if settings.validate and loaded.shapes:
         from tourkg.validate import validate
 
@@ -159,5 +161,8 @@ def _dataset_context() -> dict[str, Any]:
     """What every page's frame shows about the dataset: its licence and whether there is an ontology."""
     pub = publisher()
     license_iri = pub.settings.license
+    provenance = pub.cached(("has-provenance",), lambda: bool(pub.store.select(
+        f"SELECT ?g WHERE {{ ?g <{PROV.wasDerivedFrom}> ?source }} LIMIT 1")))
     return {"dataset": {"license": license_iri, "license_name": _LICENSE_NAMES.get(license_iri, license_iri),
-                        "has_ontology": len(pub.ontology) > 0, "has_shapes": len(pub.shapes) > 0}}
+                        "has_ontology": len(pub.ontology) > 0, "has_shapes": len(pub.shapes) > 0,
+                        "has_provenance": provenance}}

@@ -21,7 +21,7 @@ from tourkg.queries import examples
 from tourkg.serialize import serialize_graph
 from tourkg.web import publisher
 from tourkg.web.conneg import choose_format
-from tourkg.web.responses import alternates, json_script, last_modified, maybe_gzip, representation
+from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
 
 bp = Blueprint("dataset", __name__)
 
@@ -76,11 +76,12 @@ def _graph_document(key: str, graph_of: object, fmt: Format) -> Response:
 
 @bp.get("/")
 def index() -> Response:
-    """The landing page: what the dataset is, counts, entry points, example queries, dumps, license."""
+    """The landing page: what the dataset is, counts, entry points, example queries, dumps, license.
+
+    In English only: its text is not translated, so Spanish labels inside it would be mislabelled."""
     pub = publisher()
-    lang = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
-    body = pub.cached(("index", request.host_url, lang), lambda: _render_index(lang))
-    return representation(body, formats.HTML.content_type, vary=("Accept-Language",),
+    body = pub.cached(("index", request.host_url), lambda: _render_index(LANGUAGES[0]))
+    return representation(body, formats.HTML.content_type, headers={"Content-Language": LANGUAGES[0]},
                           links=[("/.well-known/void", "describedby", TURTLE.media_type)])
 
 
@@ -97,7 +98,7 @@ def _render_index(lang: str) -> bytes:
               "distribution": downloads, **({"license": settings.license} if settings.license else {})}
     return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
                            entries=metadata.entry_points(pub.store, pub.iris, lang), dumps=_DUMPS.values(),
-                           settings=settings, modified=last_modified(settings), site=site).encode()
+                           settings=settings, site=site).encode()
 
 
 @bp.get("/dump.<extension>")
