@@ -98,3 +98,13 @@ def test_query_and_file_together_is_usage_error(runner, tmp_path):
 
 def test_no_query_is_usage_error(runner):
     assert run(runner).exit_code == 2
+
+
+def test_syntax_error_names_kinds_of_token_not_unicode_ranges(runner):
+    output = run(runner, "SELECT * {").output
+    assert "line 1, column 11" in output and "a name" in output and "\\u{" not in output
+
+
+def test_query_without_a_form_says_what_is_missing(runner):
+    output = run(runner, "SELEC * { ?s ?p ?o }").output
+    assert "no SELECT, ASK, CONSTRUCT or DESCRIBE" in output

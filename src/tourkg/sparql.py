@@ -18,6 +18,7 @@ from tourkg import formats
 from tourkg.errors import (
     BadRequest,
     NotAcceptable,
+    QuerySyntaxError,
     QueryTooLong,
     ServiceNotAllowed,
     UnsupportedMediaType,
@@ -220,6 +221,9 @@ def check_query(request: QueryRequest, max_query_length: int) -> QueryRequest:
         raise ServiceNotAllowed("SERVICE (federated query) is disabled on this endpoint: the server never "
                                 "makes an outbound request because of a query. Query the other endpoint "
                                 "yourself, or copy the data you need into your own store.")
+    if info.form is None:
+        raise QuerySyntaxError("Malformed query: it has no SELECT, ASK, CONSTRUCT or DESCRIBE, one of which "
+                               "every query needs after its PREFIX lines (SPARQL 1.1 Query §2).")
     return QueryRequest(text, request.default_graphs, request.named_graphs, request.format, info)
 
 

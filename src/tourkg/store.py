@@ -257,13 +257,26 @@ _SNIPPET_WIDTH = 100
 _PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
 
 
+#: A character-class alternative in the parser's list (``['A' ..= 'Z' | ...]``): it means "a name".
+_CHAR_CLASS = re.compile(r"\['.*?'\]", re.DOTALL)
+
+
+def _plain_expectations(detail: str) -> str:
+    """Oxigraph lists what it expected, including Unicode character ranges that read as noise; say
+    "a name" or "a digit" instead and keep the rest."""
+    def name(found: re.Match[str]) -> str:
+        return "a digit" if found[0] == "['0'..='9']" else "a name"
+    plain = _CHAR_CLASS.sub(name, detail)
+    return re.sub(r"\s*\n\s*", " ", plain)
+
+
 def readable_syntax_error(text: str, message: str) -> str:
     """Reword the parser's ``error at L:C: msg`` for a person: the position in words, then the offending
     line with a caret under the column (plain text; the query page shows it preformatted)."""
     found = _PARSER_POSITION.match(message)
     if not found:
         return f"Malformed query: {message}"
-    line_no, column, detail = int(found[1]), int(found[2]), found[3]
+    line_no, column, detail = int(found[1]), int(found[2]), _plain_expectations(found[3])
     lines = text.split("\n")
     # Tabs count as one column for the parser, so they become one space to keep the caret aligned.
     line = lines[min(max(line_no, 1), len(lines)) - 1].rstrip("\r").expandtabs(1)
