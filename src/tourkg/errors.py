@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 
@@ -122,3 +123,38 @@ class StartupError(TourkgError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+_SNIPPET_WIDTH = 100
+#: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
+_PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
+
+
+#: A character-class alternative in the parser's list (``['A' ..= 'Z' | ...]``): it means "a name".
+_CHAR_CLASS = re.compile(r"\['.*?'\]", re.DOTALL)
+
+
+def _plain_expectations(detail: str) -> str:
+    """Oxigraph lists what it expected, including Unicode character ranges that read as noise; say
+    "a name" or "a digit" instead and keep the rest."""
+    def name(found: re.Match[str]) -> str:
+        return "a digit" if found[0] == "['0'..='9']" else "a name"
+    plain = _CHAR_CLASS.sub(name, detail)
+    return re.sub(r"\s*\n\s*", " ", plain)
+
+
+def readable_syntax_error(text: str, message: str) -> str:
+    """Reword the parser's ``error at L:C: msg`` for a person: the position in words, then the offending
+    line with a caret under the column (plain text; the query page shows it preformatted)."""
+    found = _PARSER_POSITION.match(message)
+    if not found:
+        return f"Malformed query: {message}"
+    line_no, column, detail = int(found[1]), int(found[2]), _plain_expectations(found[3])
+    lines = text.split("\n")
+    # Tabs count as one column for the parser, so they become one space to keep the caret aligned.
+    line = lines[min(max(line_no, 1), len(lines)) - 1].rstrip("\r").expandtabs(1)
+    offset = min(max(column - 1, 0), len(line))
+    start = max(0, offset - _SNIPPET_WIDTH // 2)  # a one-line query may be thousands of characters
+    snippet = line[start:start + _SNIPPET_WIDTH]
+    caret = " " * (offset - start) + "^"
+    return f"Malformed query at line {line_no}, column {column}: {detail}\n\n    {snippet}\n    {caret}"

@@ -7,9 +7,7 @@ VoID: https://www.w3.org/TR/void/ ; DCAT: https://www.w3.org/TR/vocab-dcat-3/
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
@@ -19,10 +17,6 @@ from tourkg.config import Settings
 from tourkg.describe import (
     Index,
     Link,
-    PropertyGroup,
-    Source,
-    Value,
-    group_properties,
     link_to,
     local_name,
 )
@@ -185,10 +179,18 @@ def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = 200)
         (local_name(c), c) for c in sorted(stats.classes) if not c.startswith(_META)]
     found = []
     for title, cls in wanted:
-        rows = store.select(f"SELECT DISTINCT ?s WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) }} LIMIT {limit}")
-        links = [link_to(str(r["s"]), Index(store.describe(str(r["s"])).quads()).label(r["s"], lang), iris)
-                 for r in rows]
-        found.append(EntryPoint(title, cls, tuple(sorted(links, key=lambda k: k.text.casefold()))))
+        # Things with a position (the visits) in that order, as a reader follows the itinerary; the
+        # rest alphabetically.
+        rows = store.select(f"SELECT ?s (MIN(?p) AS ?position) WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) "
+                            f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s LIMIT {limit}")
+        entries = []
+        for r in rows:
+            link = link_to(str(r["s"]), Index(store.describe(str(r["s"])).quads()).label(r["s"], lang), iris)
+            position = r.get("position")
+            entries.append(((position is None, float(position) if position is not None else 0.0,
+                             link.text.casefold()), link))
+        entries.sort(key=lambda entry: entry[0])
+        found.append(EntryPoint(title, cls, tuple(link for _key, link in entries)))
     return found
 
 
@@ -201,98 +203,3 @@ def page_iris(store: Store, iris: IriMap) -> list[str]:
     """Every IRI with its own page (for the sitemap): local subjects under ``{base}id/``."""
     rows = store.select("SELECT DISTINCT ?s WHERE { ?s ?p ?o FILTER(isIRI(?s)) }")
     return sorted(str(r["s"]) for r in rows if iris.id_rest(str(r["s"])) is not None)
-
-
-@dataclass(frozen=True)
-class Term:
-    """One ontology term for the documentation page."""
-
-    anchor: str
-    iri: str
-    kind: str
-    labels: dict[str, str]
-    comment: str | None
-    related: tuple[tuple[str, tuple[Link, ...]], ...]  # (heading, links): domain, range, super-terms
-
-
-_TERM_KINDS = ((OWL.Class, "Class"), (RDFS.Class, "Class"), (OWL.ObjectProperty, "Object property"),
-               (OWL.DatatypeProperty, "Datatype property"), (OWL.AnnotationProperty, "Annotation property"),
-               (RDF.Property, "Property"))
-_TERM_LINKS = (("Subclass of", RDFS.subClassOf), ("Subproperty of", RDFS.subPropertyOf),
-               ("Domain", RDFS.domain), ("Range", RDFS.range), ("Inverse of", OWL.inverseOf))
-
-
-def ontology_terms(ontology: Graph, iris: IriMap) -> list[Term]:
-    """The ontology's own terms (those in ``{base}ontology#``), classes first, each with its anchor."""
-    namespace = str(ontology_namespace(iris.base))
-    index = Index((s, p, o, None) for s, p, o in ontology)
-    terms: dict[str, Term] = {}
-    for rdf_type, kind in _TERM_KINDS:
-        for subject in sorted(ontology.subjects(RDF.type, rdf_type), key=str):
-            iri = str(subject)
-            if not iri.startswith(namespace) or iri in terms:
-                continue
-            labels = {str(o.language or ""): str(o) for o in index.objects(subject, RDFS.label)
-                      if isinstance(o, Literal)}
-            related = tuple((heading, tuple(link_to(str(o), _curie(str(o), iris), iris)
-                                            for o in index.objects(subject, p)))
-                            for heading, p in _TERM_LINKS if index.objects(subject, p))
-            terms[iri] = Term(iri[len(namespace):], iri, kind, labels,
-                              index.literal(subject, (RDFS.comment, SKOS.definition), "en"), related)
-    return list(terms.values())
-
-
-def ontology_header(ontology: Graph, lang: str = "en") -> dict[str, Any]:
-    """Title, description, version and license of the ontology document."""
-    index = Index((s, p, o, None) for s, p, o in ontology)
-    subject = next(iter(ontology.subjects(RDF.type, OWL.Ontology)), None)
-    if subject is None:
-        return {"title": "Ontology", "description": None, "version": None, "iri": None}
-    version = index.objects(subject, OWL.versionInfo)
-    return {"title": index.literal(subject, (DCT.title, RDFS.label), lang) or "Ontology",
-            "description": index.literal(subject, (DCT.description, RDFS.comment), lang),
-            "version": str(version[0]) if version else None, "iri": str(subject)}
-
-
-def _curie(iri: str, iris: IriMap) -> str:
-    for prefix, namespace in prefixes(iris.base).items():
-        if iri.startswith(namespace) and prefix != "tk":
-            return f"{prefix}:{iri[len(namespace):]}"
-    return iri
-
-
-@dataclass(frozen=True)
-class Outline:
-    """One described subject of a small document (VoID, shapes) for its HTML rendering."""
-
-    anchor: str
-    subject: Link
-    groups: tuple[PropertyGroup, ...]
-
-
-def _within(groups: tuple[PropertyGroup, ...], anchors: dict[str, str]) -> tuple[PropertyGroup, ...]:
-    """Point links to subjects of the same document at their section (``#anchor``)."""
-    def local(value: Value) -> Value:
-        if value.link is None or value.link.iri not in anchors:
-            return value
-        return replace(value, link=Link(value.link.iri, value.link.text, "#" + anchors[value.link.iri]))
-    return tuple(PropertyGroup(g.predicate, tuple(local(v) for v in g.values)) for g in groups)
-
-
-def outline(triples: Iterable[tuple[Node, Node, Node]], iris: IriMap, lang: str = "en") -> list[Outline]:
-    """Every IRI subject of ``triples`` with its properties, blank nodes shown inline: a readable HTML
-    view of a document that is not about one resource. Subjects link to their own section."""
-    index = Index((s, p, o, None) for s, p, o in triples)
-    no_source: dict[Node, Source] = defaultdict(lambda: Source(0, "", "", None))
-    subjects = sorted((s for s in index.by_subject if isinstance(s, URIRef)), key=str)
-    anchors = {str(s): f"s{i}" for i, s in enumerate(subjects, start=1)}
-    found = []
-    for subject in subjects:
-        rows: dict[Node, dict[Node, set[Node]]] = defaultdict(lambda: defaultdict(set))
-        for p, o, _g in index.by_subject[subject]:
-            rows[p][o]  # noqa: B018 - registers the value; a document has no per-statement sources
-        groups = _within(group_properties(rows, index, iris, lang, no_source), anchors)
-        label = index.label(subject, lang)
-        found.append(Outline(anchors[str(subject)], Link(str(subject), label, "#" + anchors[str(subject)]),
-                             groups))
-    return found

@@ -10,7 +10,6 @@ by measurement (see ``bench/``): rdflib's SPARQL engine is two orders of magnitu
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from tourkg.errors import (
     QuerySyntaxError,
     ResultTooLarge,
     TourkgError,
+    readable_syntax_error,
 )
 from tourkg.formats import Format, Kind
 from tourkg.namespaces import DCT, PROV, RDF, RDFS, SCHEMA, SKOS
@@ -252,41 +252,6 @@ def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text:
 
 
 #: Most characters of the offending line a syntax error quotes.
-_SNIPPET_WIDTH = 100
-#: Oxigraph's parser message: ``error at LINE:COLUMN: what was expected`` (1-based, in characters).
-_PARSER_POSITION = re.compile(r"^error at (\d+):(\d+): (.*)$", re.DOTALL)
-
-
-#: A character-class alternative in the parser's list (``['A' ..= 'Z' | ...]``): it means "a name".
-_CHAR_CLASS = re.compile(r"\['.*?'\]", re.DOTALL)
-
-
-def _plain_expectations(detail: str) -> str:
-    """Oxigraph lists what it expected, including Unicode character ranges that read as noise; say
-    "a name" or "a digit" instead and keep the rest."""
-    def name(found: re.Match[str]) -> str:
-        return "a digit" if found[0] == "['0'..='9']" else "a name"
-    plain = _CHAR_CLASS.sub(name, detail)
-    return re.sub(r"\s*\n\s*", " ", plain)
-
-
-def readable_syntax_error(text: str, message: str) -> str:
-    """Reword the parser's ``error at L:C: msg`` for a person: the position in words, then the offending
-    line with a caret under the column (plain text; the query page shows it preformatted)."""
-    found = _PARSER_POSITION.match(message)
-    if not found:
-        return f"Malformed query: {message}"
-    line_no, column, detail = int(found[1]), int(found[2]), _plain_expectations(found[3])
-    lines = text.split("\n")
-    # Tabs count as one column for the parser, so they become one space to keep the caret aligned.
-    line = lines[min(max(line_no, 1), len(lines)) - 1].rstrip("\r").expandtabs(1)
-    offset = min(max(column - 1, 0), len(line))
-    start = max(0, offset - _SNIPPET_WIDTH // 2)  # a one-line query may be thousands of characters
-    snippet = line[start:start + _SNIPPET_WIDTH]
-    caret = " " * (offset - start) + "^"
-    return f"Malformed query at line {line_no}, column {column}: {detail}\n\n    {snippet}\n    {caret}"
-
-
 def _quads(store: ox.Store, s: Any = None, p: Any = None, o: Any = None) -> list[ox.Quad]:
     return list(store.quads_for_pattern(s, p, o))
 

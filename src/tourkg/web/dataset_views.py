@@ -13,9 +13,9 @@ from rdflib import Graph
 
 from tourkg import formats, metadata
 from tourkg.describe import LANGUAGES
+from tourkg.documents import ontology_header, ontology_terms, outline
 from tourkg.errors import NotFound
 from tourkg.formats import Format
-from tourkg.metadata import outline
 from tourkg.namespaces import prefixes
 from tourkg.queries import examples
 from tourkg.serialize import serialize_graph
@@ -139,8 +139,8 @@ def ontology() -> Response:
 
 def _render_ontology() -> bytes:
     pub = publisher()
-    header = metadata.ontology_header(pub.ontology)
-    terms = metadata.ontology_terms(pub.ontology, pub.iris)
+    header = ontology_header(pub.ontology)
+    terms = ontology_terms(pub.ontology, pub.iris)
     defined = [{"@type": "DefinedTerm", "@id": t.iri, "name": t.labels.get("en", t.anchor)} for t in terms]
     jsonld = {"@context": "https://schema.org", "@type": "DefinedTermSet", "@id": header["iri"],
               "name": header["title"], "hasDefinedTerm": defined}
