@@ -18,6 +18,7 @@ from tourkg.errors import Overloaded, QueryTimeout, TourkgError
 
 log = logging.getLogger(__name__)
 
+
 class _Worker:
     """One ``python -m tourkg.workers`` process, spoken to over its stdin and stdout."""
 
