@@ -25,7 +25,7 @@ def test_no_flask_outside_web(path):
     assert not imported_modules(path) & {"flask", "werkzeug"}
 
 
-STDLIB = {"__future__", "os", "multiprocessing", "typing", "json", "collections"}
+STDLIB = {"__future__", "os", "multiprocessing", "typing", "json", "collections", "threading", "time"}
 
 
 def test_query_worker_imports_only_the_engine():

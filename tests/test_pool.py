@@ -47,3 +47,53 @@ def test_idle_extra_workers_are_stopped(pool, monkeypatch):
     pool._checkin(held)
     monkeypatch.setattr(pool_module, "RETIRE_AFTER", 0.0)
     assert pool.run(ASK, 10)[0] == "ok" and pool.size == 1
+
+
+ORPHAN_SCRIPT = """
+import pyoxigraph as ox
+from tourkg.pool import WorkerPool
+store = ox.Store()
+for i in range(300):
+    store.add(ox.Quad(ox.NamedNode(f"http://e/{i}"), ox.NamedNode("http://e/p"), ox.Literal(str(i))))
+pool = WorkerPool(store.dump(format=ox.RdfFormat.N_QUADS), 1)
+print(pool._idle[0][0].process.pid, flush=True)
+runaway = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
+pool.run({**ASK, "query": runaway}, 120)
+"""
+
+
+def test_a_worker_running_a_query_dies_with_its_web_worker():
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = f"ASK = {ASK!r}\n" + ORPHAN_SCRIPT
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker_pid = int(parent.stdout.readline())
+    time.sleep(1)  # the runaway query is under way
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker_pid, signal.SIGKILL)
+        pytest.fail("the query worker outlived its parent by 10 s")
+    parent.stdout.close()
+
+
+def test_a_worker_failure_mid_query_never_loses_the_worker(pool, monkeypatch):
+    worker = pool._idle[0][0]
+
+    def broken(_request):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(worker, "send", broken)
+    with pytest.raises(ValueError):
+        pool.run(ASK, 5)
+    assert pool.run(ASK, 5)[0] == "ok"  # a replacement answers; nothing waits for a lost worker

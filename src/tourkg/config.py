@@ -65,7 +65,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_query_workers", 6, "Most query worker processes per web worker: when none is free for "
             "50 ms, an extra one starts, so short queries do not wait behind long ones; extras stop after "
             "30 s idle.", int),
-    Setting("web_workers", os.cpu_count() or 2, "Web server worker processes (default: one per core).", int),
+    Setting("web_workers", min(4, len(os.sched_getaffinity(0))), "Web server worker processes (default: one "
+            "per core this process may use, at most 4: each holds a copy of the data).", int),
     Setting("web_threads", 16, "Threads per web worker, each serving one connection at a time; they mostly "
             "wait on the network, so slow clients must not take them all.", int),
     Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),

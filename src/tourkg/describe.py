@@ -108,10 +108,8 @@ def exists(store: Store, iri: str) -> bool:
     """True when ``iri`` occurs in the data as a subject or, failing that, as an object."""
     if not is_safe_iri(iri):
         return False
-    if iri in store.stats().graphs:  # a named graph is a resource too, even with no statement about it
-        return True
     try:
-        return store.ask_exists(iri) or any(o == URIRef(iri) for _s, _p, o, _g in store.describe(iri).quads())
+        return store.ask_exists(iri)  # subject, object or named graph (a graph is a resource too)
     except ValueError:  # the engine refuses IRIs that do not parse
         return False
 
@@ -196,8 +194,8 @@ def _sources(index: Index, graphs: Iterable[Node], lang: str, iris: IriMap) -> d
         subject = graph if origin is None else origin
         urls = index.objects(subject, SCHEMA.url)
         page = iris.page_path(str(subject)) if iris.is_local(str(subject)) else None
-        found[graph] = Source(number, str(graph), index.label(subject, lang), str(urls[0]) if urls else None,
-                              page)
+        url = str(urls[0]) if urls and str(urls[0]).lower().startswith(LINKABLE_SCHEMES) else None
+        found[graph] = Source(number, str(graph), index.label(subject, lang), url, page)
     return found
 
 
@@ -266,7 +264,7 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
         sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
         label_lang=_fallback_language(index, node, lang),
     )
-    if iri in store.stats().graphs:
+    if iri in store.stats().graph_set:
         view.sections.append(_graph_section(store, iris, iri))
     return view
 

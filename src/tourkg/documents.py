@@ -13,7 +13,7 @@ from rdflib.term import Node
 
 from tourkg.describe import Index, Link, PropertyGroup, Source, Value, group_properties, link_to
 from tourkg.iris import IriMap
-from tourkg.namespaces import DCT, OWL, RDF, RDFS, SKOS, ontology_namespace, prefixes
+from tourkg.namespaces import DCT, OWL, RDF, RDFS, SKOS, ontology_namespace, served_prefixes
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def ontology_header(ontology: Graph, lang: str = "en") -> dict[str, Any]:
 
 
 def _curie(iri: str, iris: IriMap) -> str:
-    for prefix, namespace in prefixes(iris.base).items():
-        if iri.startswith(namespace) and prefix != "tk":
+    for prefix, namespace in served_prefixes(iris.base).items():
+        if iri.startswith(namespace):
             return f"{prefix}:{iri[len(namespace):]}"
     return iri
 

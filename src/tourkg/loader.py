@@ -23,7 +23,7 @@ from tourkg.config import Settings
 from tourkg.errors import DataError
 from tourkg.formats import Kind
 from tourkg.iris import rewrite_iri
-from tourkg.namespaces import RDF, SD, prefixes
+from tourkg.namespaces import RDF, SD, served_prefixes
 from tourkg.store import LocalStore, to_rdflib
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
@@ -175,8 +175,6 @@ def open_store(settings: Settings, loaded: Loaded | None = None) -> LocalStore:
     loaded = loaded or load(settings)
     settings = resolve(settings, loaded)
     quads = rewrite(loaded.quads + loaded.ontology, settings.data_base_uri, settings.base_uri)
-    # No prefix for {base}id/: its local names hold slashes, which Turtle would have to escape.
-    served_prefixes = {k: v for k, v in prefixes(settings.base_uri).items() if k != "tk"}
-    return LocalStore(quads, prefixes=served_prefixes, query_workers=settings.query_workers,
-                      max_query_workers=settings.max_query_workers, query_timeout=settings.query_timeout,
-                      max_rows=settings.max_result_rows)
+    return LocalStore(quads, prefixes=served_prefixes(settings.base_uri),
+                      query_workers=settings.query_workers, max_query_workers=settings.max_query_workers,
+                      query_timeout=settings.query_timeout, max_rows=settings.max_result_rows)

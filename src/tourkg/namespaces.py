@@ -18,6 +18,7 @@ DCT = DCTERMS
 __all__ = [
     "DCAT", "DCT", "DCTERMS", "FOAF", "FORMATS", "GEO", "OWL", "PROV", "RDF", "RDFS", "SCHEMA", "SD", "SH",
     "SKOS", "VANN", "VOID", "WIKIDATA", "XSD", "ontology_namespace", "data_namespace", "prefixes",
+    "served_prefixes",
 ]
 
 
@@ -39,6 +40,12 @@ _STANDARD = {
     "schema": str(SCHEMA), "dct": str(DCTERMS), "prov": str(PROV), "void": str(VOID), "dcat": str(DCAT),
     "sd": str(SD), "sh": str(SH), "vann": str(VANN), "foaf": str(FOAF), "wd": str(WIKIDATA),
 }
+
+
+def served_prefixes(base: str = CANONICAL_BASE) -> dict[str, str]:
+    """The prefixes written into documents: all but ``tk:`` (``{base}id/``), whose local names hold
+    slashes that Turtle would have to escape (``tk:country\\/panama``)."""
+    return {p: ns for p, ns in prefixes(base).items() if p != "tk"}
 
 
 def prefixes(base: str = CANONICAL_BASE) -> dict[str, str]:

@@ -32,10 +32,14 @@ class _Worker:
         self._recv = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
         self.process.stdout.close()
-        self._send.send_bytes(payload)
-        status, _size, _ = self._recv.recv()
-        if status != "ready":
-            raise RuntimeError("query worker failed to start")
+        try:
+            self._send.send_bytes(payload)
+            status, _size, _ = self._recv.recv()
+            if status != "ready":
+                raise RuntimeError("query worker failed to start")
+        except BaseException:
+            self.kill()  # no process or descriptor outlives a failed start
+            raise
 
     def send(self, request: dict[str, Any]) -> None:
         self._send.send(request)
@@ -47,10 +51,12 @@ class _Worker:
         return self._recv.recv()
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.wait(5)
-        self._send.close()
-        self._recv.close()
+        try:
+            self.process.kill()
+            self.process.wait(5)
+        finally:
+            self._send.close()
+            self._recv.close()
 
 
 #: How long a query waits for an idle worker before the pool starts an extra one: long enough that a
@@ -77,8 +83,12 @@ class WorkerPool:
         self._all: set[_Worker] = set()  # running, idle or busy
         self._alive = self._warm  # running or starting
         self._closed = False
-        for _ in range(self._warm):
-            self._checkin(self._started(_Worker(payload)))
+        try:
+            for _ in range(self._warm):
+                self._checkin(self._started(_Worker(payload)))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def size(self) -> int:
@@ -164,19 +174,27 @@ class WorkerPool:
             threading.Thread(target=self._start_one, daemon=True).start()
 
     def run(self, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
-        """Send ``request`` to an idle worker and wait at most ``timeout`` seconds, in all, for its answer."""
-        deadline = time.monotonic() + timeout
-        worker = self._checkout(deadline)
+        """Send ``request`` to an idle worker and give it ``timeout`` seconds to answer.
+
+        Waiting for a free worker has its own bound (``timeout`` too, then :class:`Overloaded`), so a
+        query that waited in line still gets its whole time limit to run.
+        """
+        worker = self._checkout(time.monotonic() + timeout)
+        answered = False
         try:
             worker.send(request)
-            if worker.poll(max(0.0, deadline - time.monotonic())):
+            if worker.poll(timeout):
                 answer = worker.recv()
-                self._checkin(worker)
+                answered = True
                 return answer
-        except (EOFError, OSError, BrokenPipeError):
-            self._replace(worker)
+        except (EOFError, OSError):
             raise TourkgError("The query worker died while answering; it has been replaced.") from None
-        self._replace(worker)
+        finally:
+            # Whatever happened, the worker goes back or is replaced: never lost to the pool.
+            if answered:
+                self._checkin(worker)
+            else:
+                self._replace(worker)
         raise QueryTimeout(f"The query ran longer than the time limit of {timeout:g} s (setting "
                            "query_timeout) and was stopped. Narrow it down, e.g. with LIMIT or more "
                            "specific patterns.")

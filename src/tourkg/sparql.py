@@ -276,5 +276,5 @@ def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, time
         request.query, formats=chosen,
         default_graphs=list(request.default_graphs or ()) if protocol else None,
         named_graphs=list(request.named_graphs or ()) if protocol else None,
-        union=not scan(request.query).has_from, timeout=timeout, max_rows=max_rows,
+        timeout=timeout, max_rows=max_rows,
     )

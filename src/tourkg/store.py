@@ -77,12 +77,17 @@ class Stats:
     subjects: int = 0
     objects: int = 0
 
+    @cached_property
+    def graph_set(self) -> frozenset[str]:
+        """The graph names, for membership tests on hot paths."""
+        return frozenset(self.graphs)
+
 
 class Store(Protocol):
     """What the publisher needs from a store; small so another engine can stand behind it."""
 
     def query(self, text: str, *, formats: QueryFormats, default_graphs: Sequence[str] | None = None,
-              named_graphs: Sequence[str] | None = None, union: bool = True, timeout: float | None = None,
+              named_graphs: Sequence[str] | None = None, timeout: float | None = None,
               max_rows: int | None = None) -> QueryOutcome:
         """Run a user query under the time and size limits."""
 
@@ -90,7 +95,7 @@ class Store(Protocol):
         """Run a trusted, bounded internal SELECT (union default graph)."""
 
     def ask_exists(self, iri: str) -> bool:
-        """True when ``iri`` is the subject of at least one statement."""
+        """True when ``iri`` occurs in the data: as a subject, an object or a graph name."""
 
     def describe(self, iri: str) -> Dataset:
         """The resource's statements, incoming links, labels of linked resources, and provenance."""
@@ -148,6 +153,8 @@ class LocalStore:
         self._pool: WorkerPool | None = None
         self._pool_lock = threading.Lock()
         self._describe = lru_cache(maxsize=8192)(lambda iri: _describe(self._store, iri))
+        self._stats: Stats | None = None
+        self._stats_lock = threading.Lock()
 
     # user queries -------------------------------------------------------------------------------------
     def start_workers(self) -> WorkerPool:
@@ -163,18 +170,21 @@ class LocalStore:
 
     def close(self) -> None:
         """Stop the query workers."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     def query(self, text: str, *, formats: QueryFormats, default_graphs: Sequence[str] | None = None,
-              named_graphs: Sequence[str] | None = None, union: bool = True, timeout: float | None = None,
+              named_graphs: Sequence[str] | None = None, timeout: float | None = None,
               max_rows: int | None = None) -> QueryOutcome:
-        """Run a user query in a worker process under the time limit and the result-size limit."""
+        """Run a user query in a worker process under the time limit and the result-size limit.
+
+        Without ``default_graphs``/``named_graphs`` the query's own FROM / FROM NAMED apply, and without
+        those the default graph is the merge of every graph (the worker stores it, see ``workers.py``)."""
         protocol_dataset = default_graphs is not None or named_graphs is not None
         request = {
             "query": text,
-            "union": union and not protocol_dataset,
             "default_graphs": list(default_graphs) if protocol_dataset else None,
             "named_graphs": list(named_graphs or []) if protocol_dataset else None,
             "results_format": formats.results.engine if formats.results else None,
@@ -195,16 +205,24 @@ class LocalStore:
         return [{n: to_rdflib(row[n]) for n in names if row[n] is not None} for row in solutions]
 
     def ask_exists(self, iri: str) -> bool:
-        """True when ``iri`` is the subject of at least one statement."""
-        return next(iter(self._store.quads_for_pattern(ox.NamedNode(iri), None, None)), None) is not None
+        """True when ``iri`` occurs in the data: as a subject, an object or a graph name."""
+        node = ox.NamedNode(iri)
+        return (next(iter(self._store.quads_for_pattern(node, None, None)), None) is not None
+                or next(iter(self._store.quads_for_pattern(None, None, node)), None) is not None
+                or iri in self.stats().graph_set)
 
     def describe(self, iri: str) -> Dataset:
         """See :meth:`Store.describe`; cached, since the data never changes while serving."""
         return self._describe(iri)
 
-    @lru_cache(maxsize=1)  # noqa: B019 - one store per process, lives as long as the process
     def stats(self) -> Stats:
-        """Counts and class/property partitions."""
+        """Counts and class/property partitions, computed once (the data never changes)."""
+        with self._stats_lock:
+            if self._stats is None:
+                self._stats = self._compute_stats()
+            return self._stats
+
+    def _compute_stats(self) -> Stats:
         graphs = tuple(sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode)))
         distinct = {(q.subject, q.predicate, q.object) for q in self._store}
         return Stats(
@@ -251,7 +269,6 @@ def _outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text:
     raise TourkgError(f"The query could not be evaluated: {payload}")
 
 
-#: Most characters of the offending line a syntax error quotes.
 def _quads(store: ox.Store, s: Any = None, p: Any = None, o: Any = None) -> list[ox.Quad]:
     return list(store.quads_for_pattern(s, p, o))
 

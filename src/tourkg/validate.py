@@ -8,7 +8,7 @@ from rdflib import Graph
 from rdflib.term import Node
 
 from tourkg.loader import Loaded, to_graph, validation_graph
-from tourkg.namespaces import SH, prefixes
+from tourkg.namespaces import SH, served_prefixes
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,8 @@ def validate(loaded: Loaded) -> Report:
     data = validation_graph(loaded.quads)
     shapes = to_graph(loaded.shapes)
     ontology = to_graph(loaded.ontology) if loaded.ontology else None
-    for prefix, ns in prefixes().items():  # readable focus nodes and paths in the report
-        if prefix != "tk":  # its local names hold slashes
-            data.bind(prefix, ns, override=True)
+    for prefix, ns in served_prefixes().items():  # readable focus nodes and paths in the report
+        data.bind(prefix, ns, override=True)
     _conforms, report_graph, _text = shacl_validate(
         data, shacl_graph=shapes, ont_graph=ontology, inference="none", allow_warnings=True,
         advanced=True, meta_shacl=False, abort_on_first=False,

@@ -8,6 +8,8 @@ worker that overruns and starts a fresh one. This module imports only pyoxigraph
 from __future__ import annotations
 
 import os
+import threading
+import time
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -135,8 +137,25 @@ def serve(incoming: Any, outgoing: Any) -> None:
         outgoing.send(execute(store, request))
 
 
+def _die_with_parent(interval: float = 1.0) -> None:
+    """Exit when the web worker that started this process is gone (it would have stopped the query at
+    its time limit); a thread watches the parent pid, since a running query does not read the pipe.
+    (Linux's PR_SET_PDEATHSIG would fire when the *thread* that spawned us ends, which in the pool is
+    a short-lived thread.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     """Entry point of ``python -m tourkg.workers``: requests on stdin, answers on stdout."""
+    _die_with_parent()
     incoming = Connection(os.dup(0), writable=False)
     outgoing = Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # a stray print must never corrupt the answer stream

@@ -36,14 +36,23 @@ class Publisher:
     shapes: Graph
     ontology: Graph
     _cache: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
+    _pinned: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pinning: threading.RLock = field(default_factory=threading.RLock)  # renders nest (context)
 
-    def cached(self, key: Any, compute: Any) -> Any:
+    def cached(self, key: Any, compute: Any, pinned: bool = False) -> Any:
         """Compute a representation once: the data does not change while serving.
 
-        Bounded (least recently used out) because some keys hold request values such as the Host
-        header, and a flood of distinct ones must not grow memory without end.
+        ``pinned``: a fixed artifact (a dump, the ontology page), kept for good and computed by one
+        thread only. Otherwise bounded (least recently used out), because some keys hold request values
+        such as the Host header, and a flood of distinct ones must neither grow memory without end nor
+        push the expensive pinned artifacts out.
         """
+        if pinned:
+            with self._pinning:
+                if key not in self._pinned:
+                    self._pinned[key] = compute()
+                return self._pinned[key]
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -162,7 +171,7 @@ def _dataset_context() -> dict[str, Any]:
     pub = publisher()
     license_iri = pub.settings.license
     provenance = pub.cached(("has-provenance",), lambda: bool(pub.store.select(
-        f"SELECT ?g WHERE {{ ?g <{PROV.wasDerivedFrom}> ?source }} LIMIT 1")))
+        f"SELECT ?g WHERE {{ ?g <{PROV.wasDerivedFrom}> ?source }} LIMIT 1")), pinned=True)
     return {"dataset": {"license": license_iri, "license_name": _LICENSE_NAMES.get(license_iri, license_iri),
                         "has_ontology": len(pub.ontology) > 0, "has_shapes": len(pub.shapes) > 0,
                         "has_provenance": provenance}}

@@ -16,7 +16,7 @@ from tourkg.describe import LANGUAGES
 from tourkg.documents import ontology_header, ontology_terms, outline
 from tourkg.errors import NotFound
 from tourkg.formats import Format
-from tourkg.namespaces import prefixes
+from tourkg.namespaces import served_prefixes
 from tourkg.queries import examples
 from tourkg.serialize import serialize_graph
 from tourkg.web import publisher
@@ -40,8 +40,7 @@ def _json_script(data: object) -> str:
 
 def _serialize(graph: Graph, fmt: Format) -> bytes:
     """Stable bytes for a small description graph (VoID, ontology, shapes): same ETag in every worker."""
-    used = {k: v for k, v in prefixes(publisher().iris.base).items() if k != "tk"}
-    return serialize_graph(graph, fmt, used)
+    return serialize_graph(graph, fmt, served_prefixes(publisher().iris.base))
 
 
 #: Small RDF documents (VoID, shapes): Turtle first, so ``*/*`` gets Turtle; HTML for browsers.
@@ -109,7 +108,7 @@ def dump(extension: str) -> Response:
         raise NotFound(f"No dump in .{extension}; available: " + ", ".join(f"/dump.{e}" for e in _DUMPS))
     pub = publisher()
     body, headers = maybe_gzip(("dump", extension), pub.cached(("dump", extension),
-                                                               lambda: pub.store.export(fmt)))
+                                                               lambda: pub.store.export(fmt), pinned=True))
     headers["Content-Disposition"] = f'attachment; filename="tourkg.{extension}"'
     return representation(body, fmt.content_type, vary=("Accept-Encoding",), headers=headers)
 
@@ -132,7 +131,7 @@ def ontology() -> Response:
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), ONTOLOGY_OFFERS, TURTLE)
     if fmt is not formats.HTML:
         return _graph_document("ontology", lambda: pub.ontology, fmt)
-    body = pub.cached(("ontology-html",), _render_ontology)
+    body = pub.cached(("ontology-html",), _render_ontology, pinned=True)
     links = alternates((f, f"/ontology?format={f.extension}") for f in RDF_OFFERS)
     return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
 
@@ -159,11 +158,15 @@ def shapes() -> Response:
 def sitemap() -> Response:
     """Every page URL (sitemaps.org protocol 0.9)."""
     pub = publisher()
+    body = pub.cached(("sitemap", request.host_url), _render_sitemap)
+    return representation(body, "application/xml; charset=utf-8")
+
+
+def _render_sitemap() -> bytes:
+    pub = publisher()
     pages = ["/", url_for("dataset.ontology")] if len(pub.ontology) else ["/"]
     pages += [pub.iris.page_path(i) for i in metadata.page_iris(pub.store, pub.iris)]
-    body = pub.cached(("sitemap", request.host_url), lambda: render_template(
-        "sitemap.xml", site=request.host_url.rstrip("/"), paths=pages).encode())
-    return representation(body, "application/xml; charset=utf-8")
+    return render_template("sitemap.xml", site=request.host_url.rstrip("/"), paths=pages).encode()
 
 
 @bp.get("/robots.txt")

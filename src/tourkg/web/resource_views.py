@@ -25,7 +25,7 @@ from tourkg.describe import LANGUAGES, describe_resource, exists
 from tourkg.errors import BadRequest, NotFound
 from tourkg.extras import add_extras
 from tourkg.formats import Format
-from tourkg.namespaces import prefixes
+from tourkg.namespaces import served_prefixes
 from tourkg.schema_markup import schema_org
 from tourkg.serialize import description_triples, serialize_graph
 from tourkg.web import publisher
@@ -93,9 +93,9 @@ def data(iri: str, fmt: Format, negotiated: bool = False) -> Response:
     pub = publisher()
     if not exists(pub.store, iri):
         raise _not_found(iri)
-    used = {k: v for k, v in prefixes(pub.iris.base).items() if k != "tk"}
     body = pub.cached(("data", iri, fmt.name),
-                      lambda: serialize_graph(description_triples(pub.store, iri), fmt, used))
+                      lambda: serialize_graph(description_triples(pub.store, iri), fmt,
+                                              served_prefixes(pub.iris.base)))
     others = [(f, pub.iris.data_path(iri, f.extension)) for f in DATA_FORMATS if f is not fmt]
     links = alternates([*others, (formats.HTML, pub.iris.page_path(iri))])
     return representation(body, fmt.content_type, vary=("Accept",) if negotiated else (), links=links)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,13 @@ def last_modified(settings: Settings) -> datetime:
     return _mtime(tuple(settings.data) + tuple(settings.ontology) + tuple(settings.shapes))
 
 
+@lru_cache(maxsize=1024)
+def etag_of(body: bytes) -> str:
+    """A strong validator: a hash of the bytes. Cached because bodies are cached objects too, and the
+    lookup (on an object whose hash Python keeps) is far cheaper than hashing a whole dump again."""
+    return hashlib.sha256(body).hexdigest()[:40]
+
+
 def link_header(links: Iterable[tuple[str, str, str]]) -> str:
     """A ``Link`` header value from ``(href, rel, media type)`` triples (RFC 8288)."""
     return ", ".join(f'<{href}>; rel="{rel}"' + (f'; type="{mt}"' if mt else "") for href, rel, mt in links)
@@ -50,7 +57,7 @@ def representation(body: bytes, content_type: str, *, vary: Sequence[str] = (),
                    headers: dict[str, str] | None = None) -> Response:
     """A 200 response for ``body`` that answers conditional requests with 304."""
     response = Response(body, content_type=content_type)
-    response.set_etag(hashlib.sha256(body).hexdigest()[:40])
+    response.set_etag(etag_of(body))
     response.last_modified = last_modified(publisher().settings)
     if vary:
         response.headers["Vary"] = ", ".join(vary)
@@ -71,7 +78,8 @@ def maybe_gzip(key: Any, body: bytes) -> tuple[bytes, dict[str, str]]:
     accepts gzip, with the matching ``Content-Encoding`` header."""
     if request.accept_encodings["gzip"] <= 0:  # absent, or refused with q=0 (RFC 9110 §12.5.3)
         return body, {}
-    packed = publisher().cached(("gzip", key), lambda: gzip.compress(body, compresslevel=9, mtime=0))
+    packed = publisher().cached(("gzip", key), lambda: gzip.compress(body, compresslevel=9, mtime=0),
+                                pinned=True)
     return packed, {"Content-Encoding": "gzip"}
 
 

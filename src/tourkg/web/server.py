@@ -38,7 +38,8 @@ class _Gunicorn(BaseApplication):
 MAX_REQUEST_LINE = 8190
 
 
-def options_for(settings: Settings, on_fork: Any, bind: str | None = None) -> dict[str, Any]:
+def options_for(settings: Settings, on_fork: Any, bind: str | None = None,
+                on_exit: Any = lambda: None) -> dict[str, Any]:
     """gunicorn settings for ``settings``; ``bind`` overrides the address (``fd://N``, an already bound
     socket)."""
     return {
@@ -54,6 +55,7 @@ def options_for(settings: Settings, on_fork: Any, bind: str | None = None) -> di
         "limit_request_line": MAX_REQUEST_LINE,
         "limit_request_field_size": 8190,
         "post_fork": lambda _server, _worker: on_fork(),
+        "worker_exit": lambda _server, _worker: on_exit(),  # a restarted web worker stops its queries
         "when_ready": lambda _server: print(f"tourkg: serving on http://{_url_host(settings.host)}:"
                                             f"{settings.port}/", flush=True),
         "accesslog": "-",
@@ -73,7 +75,7 @@ def run(settings: Settings) -> None:
     listener = bind_listener(settings.host, settings.port)
     with listener:
         options = options_for(settings, getattr(store, "start_workers", lambda: None),
-                              bind=f"fd://{listener.fileno()}")
+                              bind=f"fd://{listener.fileno()}", on_exit=getattr(store, "close", lambda: None))
         _Gunicorn(app, options).run()
 
 

@@ -7,13 +7,14 @@ response (https://www.w3.org/TR/sparql11-protocol/#query-operation).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from flask import Blueprint, Response, render_template, request, url_for
 
 from tourkg import formats, sparql
 from tourkg.errors import TourkgError
-from tourkg.namespaces import prefixes
+from tourkg.namespaces import served_prefixes
 from tourkg.queries import Example, examples
 from tourkg.result_table import TABLE_FORMATS, Cell, Table, shorten, to_table
 from tourkg.service_description import describe_service, serialize_description
@@ -21,6 +22,7 @@ from tourkg.web import publisher
 from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, wants_page
 
 bp = Blueprint("sparql", __name__)
+log = logging.getLogger(__name__)
 
 #: Methods of the query operation (Protocol §2.1) plus CORS preflight; anything else is 405 with this.
 ALLOWED = ("GET", "HEAD", "POST", "OPTIONS")
@@ -114,17 +116,15 @@ def _page(text: str, *, table: Table | None = None, error: TourkgError | None = 
           downloads: Sequence[tuple[formats.Format, str]] = ()) -> Response:
     """Render the query page (always escaped: every value goes through Jinja's autoescape)."""
     pub = publisher()
+    if error is not None and error.status >= 500:  # shown in the page, but the operator must see it too
+        log.warning("%s on the query page: %s", error.title, error.message)
+    known = served_prefixes(pub.settings.base_uri)  # once per page, not once per cell
     body = render_template(
         "sparql.html", query_text=text, table=table, error=error, downloads=downloads,
         examples=_examples(), choices=formats.RESULTS + formats.RDF, selected=request.args.get("format"),
-        link=_link, short=lambda iri: shorten(iri, _prefixes()), settings=pub.settings)
+        link=_link, short=lambda iri: shorten(iri, known), settings=pub.settings)
     status = error.status if error else 200
     return Response(body, status=status, content_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
-
-
-def _prefixes() -> dict[str, str]:
-    """The served prefixes, for datatypes such as ``xsd:date`` (``tk:`` IRIs hold slashes: left out)."""
-    return {k: v for k, v in prefixes(publisher().settings.base_uri).items() if k != "tk"}
 
 
 def _link(cell: Cell) -> str | None:
