@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from tests.conftest import DATA
 
+from conftest import DATA
 from tourkg.cli import main
 
 GENERIC = ["--data", str(DATA / "generic.ttl")]
