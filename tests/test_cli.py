@@ -105,3 +105,24 @@ def test_loader_infers_the_namespace_of_other_data():
     assert loaded.base == "http://example.org/"
     assert {q.graph_name.value for q in loaded.quads} == {"http://example.org/id/graph/generic"}
     assert loader.resolve(settings, loaded).base_uri == "http://example.org/"
+
+
+def test_behind_a_trusted_proxy_published_urls_name_the_public_origin(tour_settings, tour_publisher):
+    from rdflib import Graph, URIRef
+
+    from tourkg.web import create_app
+
+    app = create_app(tour_settings.replace(proxy_hops=1), publisher_=tour_publisher)
+    headers = {"Accept": "text/turtle", "X-Forwarded-Host": "data.example.org", "X-Forwarded-Proto": "https"}
+    description = Graph().parse(data=app.test_client().get("/sparql", headers=headers).data, format="turtle")
+    endpoint = URIRef("http://www.w3.org/ns/sparql-service-description#endpoint")
+    assert {str(o) for o in description.objects(None, endpoint)} == {"https://data.example.org/sparql"}
+
+
+def test_without_proxy_hops_forwarded_headers_are_ignored(client):
+    from rdflib import Graph, URIRef
+
+    headers = {"Accept": "text/turtle", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+    description = Graph().parse(data=client.get("/sparql", headers=headers).data, format="turtle")
+    endpoint = URIRef("http://www.w3.org/ns/sparql-service-description#endpoint")
+    assert {str(o) for o in description.objects(None, endpoint)} == {"http://localhost/sparql"}

@@ -77,6 +77,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
 @click.option("--max-query-workers", type=int, default=None, help=_HELP["max_query_workers"])
+@click.option("--proxy-hops", type=int, default=None, help=_HELP["proxy_hops"])
 @click.option("--title", default=None, help=_HELP["title"])
 @click.option("--description", default=None, help=_HELP["description"])
 @click.option("--license", default=None, help=_HELP["license"])

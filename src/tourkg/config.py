@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
             "per core this process may use, at most 4: each holds a copy of the data).", int),
     Setting("web_threads", 16, "Threads per web worker, each serving one connection at a time; they mostly "
             "wait on the network, so slow clients must not take them all.", int),
+    Setting("proxy_hops", 0, "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
+            "headers are trusted, so published URLs (sd:endpoint, VoID, sitemap) name the public origin.",
+            int),
     Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),
     Setting("description", TOUR_DESCRIPTION, "The dataset's description (pages, VoID)."),
     Setting("license", TOUR_LICENSE, "IRI of the data's licence (empty: none stated, as for other data)."),
@@ -99,6 +102,7 @@ class Settings:
     max_query_workers: int = _DEFAULTS["max_query_workers"]
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
+    proxy_hops: int = _DEFAULTS["proxy_hops"]
     title: str = _DEFAULTS["title"]
     description: str = _DEFAULTS["description"]
     license: str = _DEFAULTS["license"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 from rdflib import Graph
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tourkg import loader
 from tourkg.config import Settings, build_settings
@@ -153,6 +154,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     app.config["MAX_CONTENT_LENGTH"] = max(1 << 20, settings.max_query_length * 4)
     app.json.sort_keys = False
     app.extensions["tourkg"] = publisher_ or build_publisher(settings, store)
+    if settings.proxy_hops:  # behind a reverse proxy: trust its forwarded origin, and only its
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                                x_host=settings.proxy_hops, x_port=settings.proxy_hops)
     app.register_blueprint(sparql_views.bp)
     app.register_blueprint(dataset_views.bp)
     app.register_blueprint(resource_views.bp)  # last: it holds the catch-all path route
