@@ -126,3 +126,19 @@ def test_without_proxy_hops_forwarded_headers_are_ignored(client):
     description = Graph().parse(data=client.get("/sparql", headers=headers).data, format="turtle")
     endpoint = URIRef("http://www.w3.org/ns/sparql-service-description#endpoint")
     assert {str(o) for o in description.objects(None, endpoint)} == {"http://localhost/sparql"}
+
+
+def test_serve_stops_cleanly_on_sigterm():
+    import signal
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tourkg", "serve", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving on" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err

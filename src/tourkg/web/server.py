@@ -73,10 +73,11 @@ def run(settings: Settings) -> None:
     with app.app_context():
         store = publisher().store
     listener = bind_listener(settings.host, settings.port)
-    with listener:
-        options = options_for(settings, getattr(store, "start_workers", lambda: None),
-                              bind=f"fd://{listener.fileno()}", on_exit=getattr(store, "close", lambda: None))
-        _Gunicorn(app, options).run()
+    # gunicorn takes the socket over by its descriptor and closes it when it stops: ours only lets go.
+    descriptor = listener.detach()
+    options = options_for(settings, getattr(store, "start_workers", lambda: None),
+                          bind=f"fd://{descriptor}", on_exit=getattr(store, "close", lambda: None))
+    _Gunicorn(app, options).run()
 
 
 def _url_host(host: str) -> str:
