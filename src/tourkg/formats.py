@@ -114,7 +114,6 @@ def by_extension(extension: str, formats: Iterable[Format] = REGISTRY) -> Format
 
 RESULTS = of_kind(Kind.RESULTS)
 GRAPHS = of_kind(Kind.GRAPH)
-DATASETS = of_kind(Kind.DATASET)
 RDF = of_kind(Kind.GRAPH, Kind.DATASET)
 HTML = BY_NAME["html"]
 #: The result formats that define a boolean (ASK) answer: SPARQL JSON §3.2.2 and SPARQL XML §2.3.2. The

@@ -39,12 +39,6 @@ class IriMap:
         return iri.startswith(self.base)
 
     # -- paths --------------------------------------------------------------------------------------
-    def local_path(self, iri: str) -> str | None:
-        """The path on our origin that dereferences ``iri`` (``/id/...``, ``/ontology#T``), or ``None``."""
-        if not self.is_local(iri):
-            return None
-        return "/" + quote(iri[len(self.base):], safe="/#:@!$&'()*+,;=-._~%")
-
     def page_path(self, iri: str) -> str:
         """The HTML page describing ``iri``; IRIs outside ``{base}id/`` use ``/page?uri=``."""
         rest = self.id_rest(iri)

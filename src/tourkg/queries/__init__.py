@@ -38,8 +38,3 @@ def examples(folder: Path | None = FOLDER) -> tuple[Example, ...]:
         return ()
     files = sorted(Path(folder).glob("*.rq"), key=lambda f: f.name)
     return tuple(_parse(f.name, f.read_text(encoding="utf-8")) for f in files)
-
-
-def example(slug: str, folder: Path | None = FOLDER) -> Example | None:
-    """The example called ``slug``, or ``None``."""
-    return next((e for e in examples(folder) if e.slug == slug), None)

@@ -96,6 +96,10 @@ def choose_format(accept: str | None, override: str | None, candidates: Sequence
     return found
 
 
+#: A resource or small document (``/id``, ``/ontology``, VoID, shapes): RDF first, so ``*/*``, curl and a
+#: missing Accept get Turtle (the data itself); browsers name HTML and get the page.
+DOCUMENT_OFFERS = (*formats.GRAPHS, formats.HTML)
+
 #: What ``/sparql`` offers once a query is given, in the server's order of preference: results, then
 #: graphs, then the HTML page. ``*/*`` (curl, most libraries) thus gets SPARQL JSON or Turtle, and only
 #: a client that prefers HTML (a browser) gets the query page.

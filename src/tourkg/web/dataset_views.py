@@ -20,7 +20,7 @@ from tourkg.namespaces import served_prefixes
 from tourkg.queries import examples
 from tourkg.serialize import serialize_graph
 from tourkg.web import publisher
-from tourkg.web.conneg import choose_format
+from tourkg.web.conneg import DOCUMENT_OFFERS, choose_format
 from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
 
 bp = Blueprint("dataset", __name__)
@@ -28,8 +28,6 @@ bp = Blueprint("dataset", __name__)
 TURTLE = formats.BY_NAME["turtle"]
 #: RDF documents (VoID, shapes): Turtle first, so ``*/*`` gets Turtle.
 RDF_OFFERS: tuple[Format, ...] = formats.GRAPHS
-#: The ontology: RDF first (``*/*`` and curl get Turtle, as on ``/id``); browsers ask for HTML by name.
-ONTOLOGY_OFFERS: tuple[Format, ...] = (*formats.GRAPHS, formats.HTML)
 _DUMPS = {f.extension: f for f in metadata.DUMP_FORMATS}
 
 
@@ -43,8 +41,6 @@ def _serialize(graph: Graph, fmt: Format) -> bytes:
     return serialize_graph(graph, fmt, served_prefixes(publisher().iris.base))
 
 
-#: Small RDF documents (VoID, shapes): Turtle first, so ``*/*`` gets Turtle; HTML for browsers.
-DOCUMENT_OFFERS: tuple[Format, ...] = (*formats.GRAPHS, formats.HTML)
 _DOCUMENT_TEXT = {
     "void": ("Dataset description", "What this dataset is, in VoID and DCAT: size, classes and properties "
              "used, where to query and download it."),
@@ -128,7 +124,7 @@ def ontology() -> Response:
     pub = publisher()
     if not len(pub.ontology):
         raise NotFound("No ontology is published with this dataset (tourkg serve --ontology FILE adds one).")
-    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), ONTOLOGY_OFFERS, TURTLE)
+    fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
     if fmt is not formats.HTML:
         return _graph_document("ontology", lambda: pub.ontology, fmt)
     body = pub.cached(("ontology-html",), _render_ontology, pinned=True)

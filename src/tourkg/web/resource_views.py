@@ -29,7 +29,7 @@ from tourkg.namespaces import served_prefixes
 from tourkg.schema_markup import schema_org
 from tourkg.serialize import description_triples, serialize_graph
 from tourkg.web import publisher
-from tourkg.web.conneg import choose_format
+from tourkg.web.conneg import DOCUMENT_OFFERS, choose_format
 from tourkg.web.responses import alternates, representation
 
 bp = Blueprint("resources", __name__)
@@ -38,7 +38,7 @@ TURTLE = formats.BY_NAME["turtle"]
 #: Representations of a resource document, in the server's preference order.
 DATA_FORMATS: tuple[Format, ...] = formats.GRAPHS
 #: ``/id`` offers: RDF first, so that ``*/*`` and a missing Accept get Turtle (see the module docstring).
-ID_FORMATS: tuple[Format, ...] = (*formats.GRAPHS, formats.HTML)
+ID_FORMATS: tuple[Format, ...] = DOCUMENT_OFFERS
 
 
 def _not_found(iri: str) -> NotFound:
