@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,9 @@ from tourkg.web import build_publisher, create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
+# Prepared datasets of this test session live in a folder of their own (servers started by the tests
+# inherit it): every session starts cold and leaves the user's cache alone.
+os.environ.setdefault("TOURKG_CACHE_DIR", tempfile.mkdtemp(prefix="tourkg-test-cache-"))
 
 
 def free_port() -> int:
@@ -71,7 +76,7 @@ def tour_publisher(tour_settings):
     """The tour loaded and validated once for the whole session."""
     pub = build_publisher(tour_settings)
     yield pub
-    pub.store.close()
+    pub.close()
 
 
 @pytest.fixture(scope="session")
@@ -92,10 +97,79 @@ def runner():
     return CliRunner()
 
 
+#: The engines the HTTP suite runs against: in memory (the default), on disk, and a remote SPARQL
+#: endpoint (a real Oxigraph server holding the tour).
+ENGINES = ("memory", "oxigraph", "sparql")
+
+
+def oxigraph_binary() -> str:
+    """The Oxigraph server that ``pip install oxigraph`` ships (beside this Python, or on PATH)."""
+    beside = Path(sys.executable).parent / "oxigraph"
+    found = str(beside) if beside.exists() else shutil.which("oxigraph")
+    if not found:
+        pytest.fail("the oxigraph server is missing: pip install oxigraph (a test dependency)")
+    return found
+
+
+@contextlib.contextmanager
+def oxigraph_server(nquads: Path | None = None, union: bool = False,
+                    port: int | None = None) -> Iterator[str]:
+    """``oxigraph serve`` on loopback, loaded with ``nquads``; yields its query URL; stops it."""
+    port = port or free_port()
+    command = [oxigraph_binary(), "serve", "--bind", f"127.0.0.1:{port}"]
+    command += ["--union-default-graph"] if union else []
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                requests.get(base + "/query", params={"query": "ASK {}"}, timeout=2)
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("oxigraph serve did not start")
+            time.sleep(0.1)
+        if nquads is not None:
+            with nquads.open("rb") as body:
+                loaded = requests.post(base + "/store", data=body, timeout=60,
+                                       headers={"Content-Type": "application/n-quads"})
+            loaded.raise_for_status()
+        yield base + "/query"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 @pytest.fixture(scope="session")
-def live_url() -> Iterator[str]:
-    """A real ``tourkg serve`` on the tour, on loopback, for the whole session."""
-    with running_server("--query-timeout", "3") as url:
+def tour_nquads(tmp_path_factory) -> Path:
+    """The tour as N-Quads, as ``tourkg dump`` writes it (what an operator loads into a remote engine)."""
+    target = tmp_path_factory.mktemp("tour") / "tour.nq"
+    subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nq", "-o", str(target)], cwd=ROOT,
+                   check=True, capture_output=True)
+    return target
+
+
+@contextlib.contextmanager
+def tour_server(engine: str, folder: Path, nquads: Path | None, *args: str) -> Iterator[str]:
+    """``tourkg serve`` on the tour with ``engine`` (memory, oxigraph or sparql)."""
+    if engine == "memory":
+        with running_server(*args) as url:
+            yield url
+    elif engine == "oxigraph":
+        with running_server("--store", f"oxigraph:{folder / 'store'}", *args) as url:
+            yield url
+    else:
+        with oxigraph_server(nquads) as endpoint:
+            with running_server("--store", f"sparql:{endpoint}", *args) as url:
+                yield url
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def live_url(request, tmp_path_factory) -> Iterator[str]:
+    """A real ``tourkg serve`` on the tour, on loopback, for the whole session, once per engine."""
+    nquads = request.getfixturevalue("tour_nquads") if request.param == "sparql" else None
+    folder = tmp_path_factory.mktemp(request.param)
+    with tour_server(request.param, folder, nquads, "--query-timeout", "3") as url:
         yield url
 
 

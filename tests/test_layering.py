@@ -1,4 +1,4 @@
-"""Imports go one way: nothing outside ``web/`` imports flask; workers stay light."""
+"""Imports go one way: nothing outside ``web/`` imports flask; the engine process stays light."""
 
 import ast
 from pathlib import Path
@@ -28,7 +28,17 @@ def test_no_flask_outside_web(path):
 STDLIB = {"__future__", "os", "multiprocessing", "typing", "json", "collections", "threading", "time"}
 
 
-def test_query_worker_imports_only_the_engine():
-    # Workers start on every overrun: they import pyoxigraph and tourkg.jsonld (standard library only).
-    assert imported_modules(SRC / "workers.py") - STDLIB == {"pyoxigraph", "tourkg"}
+def test_jsonld_needs_only_the_standard_library():
     assert imported_modules(SRC / "jsonld.py") - STDLIB == set()
+
+
+def test_engine_process_imports_only_the_engine():
+    # The engine process starts again whenever a query overruns: it must start fast and small, with
+    # pyoxigraph and the standard library only (never rdflib, pyshacl or the web framework).
+    import subprocess
+    import sys
+
+    probe = ("import sys, tourkg.engines.process; print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'rdflib', 'pyshacl', 'flask', 'werkzeug', 'granian', 'jinja2'}))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

@@ -125,9 +125,8 @@ ELASTIC_TIMEOUT = 3.0
 
 @pytest.fixture(scope="module")
 def one_worker_url():
-    """One web worker with one warm query worker, so every query below meets the same pool."""
-    with running_server("--query-timeout", str(ELASTIC_TIMEOUT), "--query-workers", "1",
-                        "--workers", "1") as url:
+    """One web worker, so every query below goes through the same process to the one engine."""
+    with running_server("--query-timeout", str(ELASTIC_TIMEOUT), "--workers", "1") as url:
         yield url
 
 

@@ -75,8 +75,8 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--max-query-length", type=int, default=None, help=_HELP["max_query_length"])
 @click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
-@click.option("--query-workers", type=int, default=None, help=_HELP["query_workers"])
-@click.option("--max-query-workers", type=int, default=None, help=_HELP["max_query_workers"])
+@click.option("--store", default=None, help=_HELP["store"])
+@click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
 @click.option("--proxy-hops", type=int, default=None, help=_HELP["proxy_hops"])
 @click.option("--title", default=None, help=_HELP["title"])
 @click.option("--description", default=None, help=_HELP["description"])
@@ -87,7 +87,7 @@ def validate(data, shapes, ontology, output) -> None:
                    "tour's, none for other data.")
 @click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
 def serve(no_validate: bool, **flags: Any) -> None:
-    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under gunicorn."""
+    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian."""
     from tourkg.errors import StartupError
     from tourkg.web.server import run
 
@@ -105,20 +105,42 @@ def serve(no_validate: bool, **flags: Any) -> None:
               formats.RDF if f.extension != f.name]), default="ttl", help="Dump format.")
 @click.option("-o", "--output", type=_PATH, default=None, help="Write to this file instead of stdout.")
 @click.option("--base-uri", default=None, help=_HELP["base_uri"])
-def dump(data, shapes, ontology, fmt, output, base_uri) -> None:
-    """Write the whole dataset, byte for byte what the server's /dump.{ext} serves."""
-    from tourkg import loader
+@click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
+def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir) -> None:
+    """Write the whole dataset, byte for byte what the server's /dump.{ext} serves (the same prepared file,
+    copied in blocks: never held in memory)."""
+    import shutil
 
-    settings = _settings(data=data, shapes=shapes, ontology=ontology, base_uri=base_uri)
-    try:
-        store = loader.open_store(settings)
-    except DataError as exc:
-        raise click.ClickException(exc.message) from None
-    body = store.export(formats.by_name(fmt, formats.RDF))
-    if output:
-        output.write_bytes(body)
-    else:
-        sys.stdout.buffer.write(body)
+    settings = _settings(data=data, shapes=shapes, ontology=ontology, base_uri=base_uri, cache_dir=cache_dir)
+    with _opened(settings.replace(validate=False)) as dataset:
+        prepared = dataset.store.dump(formats.by_name(fmt, formats.RDF))
+        with prepared.path.open("rb") as source:
+            if output:
+                with output.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+            else:
+                shutil.copyfileobj(source, sys.stdout.buffer, 1 << 20)
+
+
+class _opened:  # noqa: N801 - a context manager that reads as a function
+    """The dataset of ``settings``, opened (prepared, engine started) and closed again; start-up errors
+    become click errors."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    def __enter__(self) -> Any:
+        from tourkg.dataset import open_dataset
+        from tourkg.errors import StartupError
+
+        try:
+            self.dataset = open_dataset(self.settings)
+        except StartupError as exc:
+            raise click.ClickException(exc.message) from None
+        return self.dataset
+
+    def __exit__(self, *exc: object) -> None:
+        self.dataset.close()
 
 
 _QUERY_FORMATS = ["table", *sorted({n for f in formats.RESULTS + formats.RDF for n in (f.name, f.extension,
@@ -135,7 +157,7 @@ _QUERY_FORMATS = ["table", *sorted({n for f in formats.RESULTS + formats.RDF for
 @click.option("--query-timeout", type=float, default=None, help=_HELP["query_timeout"])
 def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None:
     """Run a SPARQL query on the data with the server's engine and limits; print the result."""
-    from tourkg import loader, sparql
+    from tourkg import sparql
     from tourkg.errors import TourkgError
     from tourkg.result_table import TABLE_FORMATS
 
@@ -146,17 +168,15 @@ def query(query, query_file, fmt, data, shapes, ontology, query_timeout) -> None
         text = query or query_file.read()
         request = sparql.check_query(sparql.QueryRequest(text), settings.max_query_length)
         chosen = TABLE_FORMATS if fmt == "table" else sparql.formats_for_name(fmt)
-        store = loader.open_store(settings.replace(query_workers=1))
-        try:
-            outcome = sparql.run_query(store, request, chosen)
-        finally:
-            store.close()
+        with _opened(settings.replace(validate=False)) as dataset:
+            outcome = sparql.run_query(dataset.store, request, chosen)
+            prefixes = dataset.prepared.prefixes if dataset.prepared else {}
     except NotAcceptable as exc:
         raise click.ClickException(_not_acceptable(exc, fmt)) from None
     except TourkgError as exc:
         stutters = exc.message.lower().startswith(exc.title.lower())  # "Malformed query at line ..."
         raise click.ClickException(exc.message if stutters else f"{exc.title}: {exc.message}") from None
-    _print_outcome(outcome, fmt, store.prefixes)
+    _print_outcome(outcome, fmt, prefixes)
 
 
 def _print_outcome(outcome: Any, fmt: str, prefixes: dict[str, str]) -> None:
@@ -185,7 +205,7 @@ def _turtle(ntriples: bytes, prefixes: dict[str, str]) -> str:
     """Re-serialize N-Triples as Turtle with the dataset's prefixes, for reading in a terminal."""
     import pyoxigraph as ox
 
-    from tourkg.workers import used_prefixes
+    from tourkg.engines.results import used_prefixes
 
     triples = list(ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES))
     turtle = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=used_prefixes(ntriples, prefixes))

@@ -60,15 +60,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_result_rows", 10_000, "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a result may "
             "have; past it the query gets 413.", int),
     Setting("max_query_length", 20_000, "Most characters a SPARQL query may have; past it 413.", int),
-    Setting("query_workers", 2, "Query worker processes kept warm per web worker (each holds a copy of the "
-            "data).", int),
-    Setting("max_query_workers", 6, "Most query worker processes per web worker: when none is free for "
-            "50 ms, an extra one starts, so short queries do not wait behind long ones; extras stop after "
-            "30 s idle.", int),
+    Setting("store", "memory", "Where the data lives: memory (one in-memory Oxigraph engine process shared "
+            "by every web worker), oxigraph:DIR (a persistent on-disk Oxigraph store in DIR: the first start "
+            "loads it, later starts open it at once; for data larger than memory) or sparql:URL (any "
+            "SPARQL 1.1 endpoint; tourkg then holds no data)."),
+    Setting("cache_dir", "", "Folder of prepared datasets (loaded, counted, dumps rendered; reused while the "
+            "input files' content is unchanged); default $XDG_CACHE_HOME/tourkg or ~/.cache/tourkg."),
     Setting("web_workers", min(4, len(os.sched_getaffinity(0))), "Web server worker processes (default: one "
-            "per core this process may use, at most 4: each holds a copy of the data).", int),
-    Setting("web_threads", 16, "Threads per web worker, each serving one connection at a time; they mostly "
-            "wait on the network, so slow clients must not take them all.", int),
+            "per core this process may use, at most 4; they hold no copy of the data).", int),
+    Setting("web_threads", 32, "Threads per web worker for requests that wait (queries, first renders); "
+            "prepared answers are sent without one.", int),
     Setting("proxy_hops", 0, "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
             "headers are trusted, so published URLs (sd:endpoint, VoID, sitemap) name the public origin.",
             int),
@@ -98,8 +99,8 @@ class Settings:
     query_timeout: float = _DEFAULTS["query_timeout"]
     max_result_rows: int = _DEFAULTS["max_result_rows"]
     max_query_length: int = _DEFAULTS["max_query_length"]
-    query_workers: int = _DEFAULTS["query_workers"]
-    max_query_workers: int = _DEFAULTS["max_query_workers"]
+    store: str = _DEFAULTS["store"]
+    cache_dir: str = _DEFAULTS["cache_dir"]
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
     proxy_hops: int = _DEFAULTS["proxy_hops"]

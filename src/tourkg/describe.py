@@ -20,7 +20,7 @@ from rdflib.term import Node
 from tourkg import formats
 from tourkg.iris import IriMap
 from tourkg.namespaces import DCT, OWL, PROV, RDF, RDFS, SCHEMA, SKOS, XSD, prefixes
-from tourkg.store import LABEL_PROPERTIES, Store
+from tourkg.store import LABEL_PROPERTIES, PAGE_VALUES, Description, Store
 
 #: Languages pages are offered in; the first is the fallback.
 LANGUAGES = ("en", "es")
@@ -54,10 +54,13 @@ class Value:
 
 @dataclass(frozen=True)
 class PropertyGroup:
-    """Every value of one property (or, for incoming links, every subject pointing here through it)."""
+    """The values of one property (or, for incoming links, the subjects pointing here through it): all
+    of them, or the first :data:`~tourkg.store.PAGE_VALUES` with the ``total`` and a link to the rest."""
 
     predicate: Link
     values: tuple[Value, ...]
+    total: int | None = None
+    more_href: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,15 +203,18 @@ def _sources(index: Index, graphs: Iterable[Node], lang: str, iris: IriMap) -> d
 
 
 def group_properties(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris: IriMap, lang: str,
-                     numbers: dict[Node, Source]) -> tuple[PropertyGroup, ...]:
-    """Group ``predicate → term → graphs`` into sorted, labelled property groups."""
+                     numbers: dict[Node, Source], more: dict[str, tuple[int, str]] | None = None
+                     ) -> tuple[PropertyGroup, ...]:
+    """Group ``predicate → term → graphs`` into sorted, labelled property groups; ``more`` gives, for a
+    predicate whose values were cut short, their total and the link to the full list."""
     groups = []
     for predicate, terms in rows.items():
         values = [make_value(t, index, iris, lang, tuple(sorted(numbers[g].number for g in graphs)))
                   for t, graphs in terms.items()]
         values.sort(key=lambda v: (v.lang not in (lang, None), v.text.casefold()))
         plabel = index.label(predicate, lang)
-        groups.append(PropertyGroup(link_to(str(predicate), plabel, iris), tuple(values)))
+        total, href = (more or {}).get(str(predicate), (None, None))
+        groups.append(PropertyGroup(link_to(str(predicate), plabel, iris), tuple(values), total, href))
     labels_first = {str(p): i for i, p in enumerate(LABEL_PROPERTIES)}
     groups.sort(key=lambda g: (labels_first.get(g.predicate.iri, 99), g.predicate.text.casefold()))
     return tuple(_disambiguate(groups))
@@ -226,7 +232,7 @@ def _disambiguate(groups: list[PropertyGroup]) -> list[PropertyGroup]:
             namespace = next((ns for ns in names if g.predicate.iri.startswith(ns)), None)
             if namespace:
                 text = f"{g.predicate.text} ({names[namespace]})"
-                g = PropertyGroup(replace(g.predicate, text=text), g.values)
+                g = replace(g, predicate=replace(g.predicate, text=text))
         out.append(g)
     return out
 
@@ -239,7 +245,8 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
     """The page view of ``iri`` in ``lang``; ``None`` when the IRI is not in the data."""
     if not exists(store, iri):
         return None
-    index = Index(store.describe(iri).quads())
+    description = store.describe(iri)
+    index = Index(description.quads())
     node = URIRef(iri)
     own: dict[Node, dict[Node, set[Node]]] = defaultdict(lambda: defaultdict(set))
     for p, o, g in index.by_subject.get(node, ()):
@@ -257,16 +264,57 @@ def describe_resource(store: Store, iris: IriMap, iri: str, lang: str = "en") ->
     view = ResourceView(
         iri=iri, label=index.label(node, lang), lang=lang, types=types,
         description=index.literal(node, DESCRIPTION_PROPERTIES, lang),
-        groups=group_properties(own, index, iris, lang, numbers),
-        incoming=group_properties(incoming, index, iris, lang, numbers),
+        groups=group_properties(own, index, iris, lang, numbers, _more(description, iris, iri, "out")),
+        incoming=group_properties(incoming, index, iris, lang, numbers, _more(description, iris, iri, "in")),
         sources=tuple(s for s in sorted(numbers.values(), key=lambda s: s.number) if s.number),
         alternates=tuple((f.label, f.media_type, iris.data_path(iri, f.extension)) for f in formats.GRAPHS),
         sparql_href=iris.sparql_describe_path(iri), same_as=same_as,
         label_lang=_fallback_language(index, node, lang),
     )
-    if iri in store.stats().graph_set:
+    if iri in store.graphs():
         view.sections.append(_graph_section(store, iris, iri))
     return view
+
+
+def _more(description: Description, iris: IriMap, iri: str, direction: str) -> dict[str, tuple[int, str]]:
+    """For each property cut short in ``direction``: its total and the link to its paginated list."""
+    return {predicate: (total, iris.list_path(iri, predicate, direction == "in"))
+            for (side, predicate), total in description.totals.items() if side == direction}
+
+
+@dataclass(frozen=True)
+class ValueList:
+    """One page of the values of a property of a resource (the "more" link of a hub's page)."""
+
+    subject: Link
+    predicate: Link
+    incoming: bool
+    values: tuple[Value, ...]
+    total: int
+    offset: int
+    previous_href: str | None
+    next_href: str | None
+
+
+def list_values(store: Store, iris: IriMap, iri: str, predicate: str, incoming: bool, offset: int,
+                lang: str = "en") -> ValueList | None:
+    """Page ``offset // PAGE_VALUES`` of the values of ``iri predicate ?x`` (``?x predicate iri`` when
+    ``incoming``), labelled, in a stable order; ``None`` when the IRI is not in the data."""
+    if not exists(store, iri) or not is_safe_iri(predicate):
+        return None
+    page, total = store.neighbours(iri, predicate, incoming, offset, PAGE_VALUES)
+    terms = list(dict.fromkeys(term for term, _graph in page))
+    index = Index(store.labels([str(t) for t in [URIRef(iri), URIRef(predicate), *terms]
+                                if isinstance(t, URIRef)]).quads())
+    values = tuple(make_value(t, index, iris, lang) for t in terms)
+    def at(start: int) -> str:
+        return iris.list_path(iri, predicate, incoming, start)
+    return ValueList(
+        subject=link_to(iri, index.label(URIRef(iri), lang), iris),
+        predicate=link_to(predicate, index.label(URIRef(predicate), lang), iris),
+        incoming=incoming, values=values, total=total, offset=offset,
+        previous_href=at(max(0, offset - PAGE_VALUES)) if offset > 0 else None,
+        next_href=at(offset + PAGE_VALUES) if offset + PAGE_VALUES < total else None)
 
 
 def _fallback_language(index: Index, node: Node, lang: str) -> str | None:
@@ -278,8 +326,7 @@ def _fallback_language(index: Index, node: Node, lang: str) -> str | None:
 
 def _graph_section(store: Store, iris: IriMap, iri: str) -> Section:
     """For a named graph: how many statements it holds, and a query that lists them."""
-    rows = store.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
-    count = int(rows[0]["n"]) if rows else 0
+    count = store.stats().graph_sizes.get(iri, 0)
     query = f"SELECT ?s ?p ?o WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }} ORDER BY ?s ?p ?o"
     href = "/sparql?" + urlencode({"query": query})
     text = f"{count} statement{'s' if count != 1 else ''} in this named graph (list them with SPARQL)"

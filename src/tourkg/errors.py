@@ -98,6 +98,27 @@ class Overloaded(TourkgError):
     title = "Service Unavailable"
 
 
+class EngineUnavailable(TourkgError):
+    """The engine process is restarting (after another query overran) and did not come back in time."""
+
+    status = 503
+    title = "Service Unavailable"
+
+
+class BadGateway(TourkgError):
+    """The remote SPARQL engine (``--store sparql:URL``) failed or gave an answer that is not SPARQL."""
+
+    status = 502
+    title = "Bad Gateway"
+
+
+class GatewayTimeout(TourkgError):
+    """The remote SPARQL engine did not answer within the time limit."""
+
+    status = 504
+    title = "Gateway Timeout"
+
+
 class DataError(TourkgError):
     """A data, shapes or ontology file cannot be read or parsed; names file, line and column."""
 

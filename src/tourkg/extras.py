@@ -113,7 +113,7 @@ class _Context:
 
     def link(self, term: object) -> Link:
         iri = str(term)
-        index = Index(self.store.describe(iri).quads()) if is_safe_iri(iri) else Index(())
+        index = Index(self.store.labels([iri]).quads()) if is_safe_iri(iri) else Index(())
         return link_to(iri, index.label(URIRef(iri), self.lang), self.iris)
 
     def rows(self, body: str) -> list[dict]:

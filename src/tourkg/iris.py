@@ -64,6 +64,18 @@ class IriMap:
             return "/ontology?" + urlencode({"format": extension})
         return "/data?" + urlencode({"uri": iri, "format": extension})
 
+    def list_path(self, iri: str, predicate: str, incoming: bool, offset: int = 0) -> str:
+        """The paginated list of the values of one property of ``iri`` (a hub's "more" link)."""
+        rest = self.id_rest(iri)
+        if rest is not None:
+            page = "/" + PAGE + quote(rest, safe="/-._~")
+        else:
+            page = "/page?" + urlencode({"uri": iri})
+        params = {"property": predicate, "direction": "in" if incoming else "out"}
+        if offset:
+            params["offset"] = str(offset)
+        return page + ("&" if "?" in page else "?") + urlencode(params)
+
     def sparql_describe_path(self, iri: str) -> str:
         """A link to the query page pre-filled with ``DESCRIBE <iri>``."""
         return "/sparql?" + urlencode({"query": f"DESCRIBE <{iri}>"})

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _compactor(prefixes: Mapping[str, str]) -> Any:
-    # Longest namespace first, so a more specific prefix wins.
+def compactor(prefixes: Mapping[str, str]) -> Any:
+    """A function turning an IRI into ``prefix:rest`` where a namespace matches (the longest wins)."""
     ordered = sorted(prefixes.items(), key=lambda item: -len(item[1]))
 
     def compact(iri: str) -> str:
@@ -52,6 +52,6 @@ def with_context(expanded: bytes, prefixes: Mapping[str, str]) -> bytes:
     document = json.loads(expanded or b"[]")
     used = {p: ns for p, ns in sorted(prefixes.items()) if p not in ("_", "http", "https")
             and ns.encode() in expanded}
-    graph = _walk(document, _compactor(used))
+    graph = _walk(document, compactor(used))
     compacted = {"@context": used, "@graph": graph if isinstance(graph, list) else [graph]}
     return (json.dumps(compacted, ensure_ascii=False, indent=1) + "\n").encode()

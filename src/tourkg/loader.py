@@ -23,8 +23,8 @@ from tourkg.config import Settings
 from tourkg.errors import DataError
 from tourkg.formats import Kind
 from tourkg.iris import rewrite_iri
-from tourkg.namespaces import RDF, SD, served_prefixes
-from tourkg.store import LocalStore, to_rdflib
+from tourkg.namespaces import RDF, SD
+from tourkg.store import to_rdflib
 
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
 _ORIGIN = re.compile(r"^https?://[^/?#]+/")
@@ -81,20 +81,59 @@ def parse_ontology(path: Path, base: str) -> list[ox.Quad]:
     """Parse an ontology file into the named graph named by its own ``owl:Ontology`` IRI, so that the
     graph's name dereferences (to the ontology's documentation) like every other IRI in the dumps."""
     quads = parse_file(path, base)
-    declared = {q.subject for q in quads if q.predicate == _RDF_TYPE and q.object == _OWL_ONTOLOGY}
-    named = [d for d in declared if isinstance(d, ox.NamedNode)]
-    if len(named) != 1:
+    named = _declared_ontology(quads)
+    if named is None:
         return quads
-    return [ox.Quad(q.subject, q.predicate, q.object, named[0]) for q in quads]
+    return [ox.Quad(q.subject, q.predicate, q.object, ox.NamedNode(named)) for q in quads]
+
+
+def ontology_graph(path: Path, base: str) -> str | None:
+    """The named graph of an ontology file: the IRI it declares as its one ``owl:Ontology``, if any."""
+    return _declared_ontology(parse_file(path, base))
+
+
+def _declared_ontology(quads: list[ox.Quad]) -> str | None:
+    declared = {q.subject for q in quads if q.predicate == _RDF_TYPE and q.object == _OWL_ONTOLOGY}
+    named = [d.value for d in declared if isinstance(d, ox.NamedNode)]
+    return named[0] if len(named) == 1 else None
+
+
+#: Statements read from the head of each data file to find its namespace (``infer_base``): enough to
+#: be representative, and cheap on a file of any size.
+SAMPLE_SIZE = 50_000
+
+
+def sample(paths: Iterable[Path], limit: int = SAMPLE_SIZE) -> list[ox.Quad]:
+    """The first ``limit`` statements of each file (the parser streams, so a large file costs nothing
+    more), for :func:`infer_base`.
+
+    :raises DataError: unreadable file or syntax error in the part read.
+    """
+    found: list[ox.Quad] = []
+    for path in paths:
+        fmt = formats.by_extension(Path(path).suffix)
+        engine_format = getattr(ox.RdfFormat, fmt.engine or "") if fmt else None
+        if engine_format is None:
+            raise DataError(f"unknown RDF file extension {Path(path).suffix!r}", str(path))
+        try:
+            parsed = ox.parse(path=str(path), format=engine_format, base_iri=Path(path).resolve().as_uri())
+            for number, item in enumerate(parsed):
+                if number >= limit:
+                    break
+                found.append(item if isinstance(item, ox.Quad) else ox.Quad(item.subject, item.predicate,
+                                                                             item.object))
+        except OSError as exc:
+            raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+        except SyntaxError as exc:
+            raise DataError(f"syntax error: {getattr(exc, 'msg', exc)}", str(path),
+                            getattr(exc, "lineno", None),
+                            getattr(exc, "offset", None)) from None
+    return found
 
 
 def parse_files(paths: Iterable[Path], base: str, into: str | None = None) -> list[ox.Quad]:
     """Parse several files (see :func:`parse_file`)."""
     return [q for path in paths for q in parse_file(Path(path), base, into)]
-
-
-#: Graph names are minted under this until the data's own namespace is known (``INFER_BASE``).
-_PROVISIONAL = "urn:x-tourkg:provisional/"
 
 
 def infer_base(quads: Iterable[ox.Quad], fallback: str) -> str:
@@ -113,16 +152,19 @@ def infer_base(quads: Iterable[ox.Quad], fallback: str) -> str:
     return shared[: cut + 1] if cut >= 0 else shared
 
 
-def load(settings: Settings) -> Loaded:
-    """Read the data, ontology and shapes files named by ``settings``; with ``INFER_BASE`` as the data's
-    namespace, find it in the data (``Loaded.base``)."""
+def data_base(settings: Settings) -> str:
+    """The namespace the data files are written in: ``data_base_uri``, else inferred from the head of
+    each file (:func:`sample`), else the server's own origin."""
     if not settings.data:
         raise DataError("no data file given (use --data FILE)")
-    base = settings.data_base_uri or _PROVISIONAL
+    return settings.data_base_uri or infer_base(sample(settings.data), f"http://{settings.host}:{settings.port}/")
+
+
+def load(settings: Settings, base: str | None = None) -> Loaded:
+    """Read the data, ontology and shapes files named by ``settings`` in full (for SHACL validation),
+    in the namespace ``base`` (default: :func:`data_base`)."""
+    base = base or data_base(settings)
     quads = parse_files(settings.data, base)
-    if base == _PROVISIONAL:
-        base = infer_base(quads, f"http://{settings.host}:{settings.port}/")
-        quads = rewrite(quads, _PROVISIONAL, base)
     return Loaded(
         quads=quads,
         ontology=[q for path in settings.ontology for q in parse_ontology(Path(path), base)],
@@ -131,12 +173,13 @@ def load(settings: Settings) -> Loaded:
     )
 
 
-def resolve(settings: Settings, loaded: Loaded) -> Settings:
-    """``settings`` with the inferred namespace filled in where it was left to the data."""
+def resolve(settings: Settings, loaded: Loaded | str) -> Settings:
+    """``settings`` with the inferred namespace (of ``loaded``, or given) filled in where it was left
+    to the data."""
     if settings.base_uri and settings.data_base_uri:
         return settings
-    return settings.replace(base_uri=settings.base_uri or loaded.base,
-                            data_base_uri=settings.data_base_uri or loaded.base)
+    base = loaded if isinstance(loaded, str) else loaded.base
+    return settings.replace(base_uri=settings.base_uri or base, data_base_uri=settings.data_base_uri or base)
 
 
 def to_graph(quads: Iterable[ox.Quad]) -> Graph:
@@ -168,13 +211,3 @@ def rewrite(quads: Iterable[ox.Quad], old_base: str, new_base: str) -> list[ox.Q
         return list(quads)
     return [ox.Quad(*(_rewrite_term(t, old_base, new_base) for t in (q.subject, q.predicate, q.object,
                                                                        q.graph_name))) for q in quads]
-
-
-def open_store(settings: Settings, loaded: Loaded | None = None) -> LocalStore:
-    """Build the served store: data plus ontology, rewritten to ``settings.base_uri``."""
-    loaded = loaded or load(settings)
-    settings = resolve(settings, loaded)
-    quads = rewrite(loaded.quads + loaded.ontology, settings.data_base_uri, settings.base_uri)
-    return LocalStore(quads, prefixes=served_prefixes(settings.base_uri),
-                      query_workers=settings.query_workers, max_query_workers=settings.max_query_workers,
-                      query_timeout=settings.query_timeout, max_rows=settings.max_result_rows)

@@ -6,7 +6,6 @@ VoID: https://www.w3.org/TR/void/ ; DCAT: https://www.w3.org/TR/vocab-dcat-3/
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -35,7 +34,7 @@ from tourkg.namespaces import (
     ontology_namespace,
     prefixes,
 )
-from tourkg.store import Store
+from tourkg.store import PAGE_VALUES, Store
 
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 #: The dumps offered at ``/dump.{ext}``, in the order the landing page lists them.
@@ -103,11 +102,11 @@ def _linksets(graph: Graph, ds: Node, store: Store) -> None:
     """One ``void:Linkset`` per link predicate and target namespace (Wikidata, GeoNames, ...), so a
     consumer sees how the dataset connects to the rest of the Web of Data."""
     values = " ".join(f"<{p}>" for p in LINK_PREDICATES)
-    rows = store.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} ?s ?p ?o "
-                        "FILTER(isIRI(?o)) }")
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for row in rows:
-        counts[(str(row["p"]), _namespace(str(row["o"])))] += 1
+    # Counted by the engine, so a dataset with a million links costs one aggregate, not a million rows.
+    rows = store.select(f"SELECT ?p ?ns (COUNT(*) AS ?n) WHERE {{ {{ SELECT DISTINCT ?s ?p ?o WHERE {{ "
+                        f"VALUES ?p {{ {values} }} ?s ?p ?o FILTER(isIRI(?o)) }} }} "
+                        'BIND(REPLACE(STR(?o), "[^/#]*$", "") AS ?ns) } GROUP BY ?p ?ns')
+    counts = {(str(row["p"]), str(row["ns"])): int(row["n"]) for row in rows}
     for (predicate, namespace), count in sorted(counts.items()):
         linkset, target = BNode(), BNode()
         graph.add((ds, VOID.subset, linkset))
@@ -118,14 +117,23 @@ def _linksets(graph: Graph, ds: Node, store: Store) -> None:
         graph.add((target, VOID.uriSpace, Literal(namespace)))
 
 
+#: Most class and property partitions VoID lists (the most used first): the description stays small
+#: whatever the data.
+MAX_PARTITIONS = 500
+
+
+def _largest(counts: dict[str, int]) -> list[tuple[str, int]]:
+    return sorted(sorted(counts.items(), key=lambda item: -item[1])[:MAX_PARTITIONS])
+
+
 def _partitions(graph: Graph, ds: Node, classes: dict[str, int], properties: dict[str, int]) -> None:
     """``void:classPartition`` and ``void:propertyPartition``, one blank node each (VoID §4.5, §4.6)."""
-    for cls, count in sorted(classes.items()):
+    for cls, count in _largest(classes):
         part = BNode()
         graph.add((ds, VOID.classPartition, part))
         graph.add((part, VOID["class"], URIRef(cls)))
         graph.add((part, VOID.entities, Literal(count)))
-    for prop, count in sorted(properties.items()):
+    for prop, count in _largest(properties):
         part = BNode()
         graph.add((ds, VOID.propertyPartition, part))
         graph.add((part, VOID.property, URIRef(prop)))
@@ -157,11 +165,13 @@ def sources(store: Store) -> list[str]:
 
 @dataclass(frozen=True)
 class EntryPoint:
-    """A class of resources listed on the landing page."""
+    """A class of resources listed on the landing page: the first few, their number and the full list."""
 
     title: str
     cls: str
     items: tuple[Link, ...]
+    total: int = 0
+    more_href: str | None = None
 
 
 #: The landing page's sections for the tour, in order; other datasets get one section per class.
@@ -170,27 +180,32 @@ _ENTRY_CLASSES = (("Tour", "ontology:Tour"), ("Countries", str(SCHEMA.Country)),
                   ("Outcomes", "ontology:Outcome"))
 
 
-def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = 200) -> list[EntryPoint]:
-    """The landing page's entry points: the tour, countries, people and issues (or every class)."""
-    stats = store.stats()
+def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = PAGE_VALUES) -> list[EntryPoint]:
+    """The landing page's entry points: the tour, countries, people and issues (or every class), at most
+    ``limit`` of each with their number and a link to the paginated list of all."""
+    classes = store.stats().classes
     ontology = str(ontology_namespace(iris.base))
     wanted = [(t, c.replace("ontology:", ontology)) for t, c in _ENTRY_CLASSES]
-    wanted = [(t, c) for t, c in wanted if c in stats.classes] or [
-        (local_name(c), c) for c in sorted(stats.classes) if not c.startswith(_META)]
+    wanted = [(t, c) for t, c in wanted if c in classes] or [
+        (local_name(c), c) for c in sorted(classes) if not c.startswith(_META)][:limit]
     found = []
     for title, cls in wanted:
         # Things with a position (the visits) in that order, as a reader follows the itinerary; the
         # rest alphabetically.
         rows = store.select(f"SELECT ?s (MIN(?p) AS ?position) WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) "
-                            f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s LIMIT {limit}")
+                            f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s "
+                            f"ORDER BY (!BOUND(?position)) ?position ?s LIMIT {limit}")
+        index = Index(store.labels([str(r["s"]) for r in rows]).quads())
         entries = []
         for r in rows:
-            link = link_to(str(r["s"]), Index(store.describe(str(r["s"])).quads()).label(r["s"], lang), iris)
+            link = link_to(str(r["s"]), index.label(r["s"], lang), iris)
             position = r.get("position")
             entries.append(((position is None, float(position) if position is not None else 0.0,
                              link.text.casefold()), link))
         entries.sort(key=lambda entry: entry[0])
-        found.append(EntryPoint(title, cls, tuple(link for _key, link in entries)))
+        total = classes.get(cls, len(entries))
+        more = iris.list_path(cls, str(RDF.type), incoming=True) if total > len(entries) else None
+        found.append(EntryPoint(title, cls, tuple(link for _key, link in entries), total, more))
     return found
 
 
@@ -200,6 +215,13 @@ def example_resources(store: Store, iris: IriMap) -> list[str]:
 
 
 def page_iris(store: Store, iris: IriMap) -> list[str]:
-    """Every IRI with its own page (for the sitemap): local subjects under ``{base}id/``."""
-    rows = store.select("SELECT DISTINCT ?s WHERE { ?s ?p ?o FILTER(isIRI(?s)) }")
-    return sorted(str(r["s"]) for r in rows if iris.id_rest(str(r["s"])) is not None)
+    """Every IRI with its own page (for the sitemap): local subjects under ``{base}id/``, sorted."""
+    prefix = iris.base + "id/"
+    rows = store.select(f"SELECT DISTINCT ?s WHERE {{ ?s ?p ?o FILTER(isIRI(?s) && STRSTARTS(STR(?s), "
+                        f"{_string(prefix)})) }} ORDER BY ?s")
+    return [str(r["s"]) for r in rows if iris.id_rest(str(r["s"])) is not None]
+
+
+def _string(text: str) -> str:
+    """A SPARQL string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -17,7 +17,6 @@ from tourkg.formats import Format
 from tourkg.namespaces import RDF, RDFS, SCHEMA, SD, VOID, prefixes
 from tourkg.store import Store
 
-_COUNT_PER_GRAPH = "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 _SIMPLE_ENTAILMENT = URIRef("http://www.w3.org/ns/entailment/Simple")
 
 
@@ -43,7 +42,7 @@ def _dataset(graph: Graph, store: Store) -> BNode:
     graph.add((dataset, SD.defaultGraph, default))
     graph.add((default, RDF.type, SD.Graph))
     graph.add((default, VOID.triples, Literal(stats.triples)))
-    counts = {str(r["g"]): int(r["n"]) for r in store.select(_COUNT_PER_GRAPH)}
+    counts = stats.graph_sizes
     for name in stats.graphs:
         named, inner = BNode(), BNode()
         graph.add((dataset, SD.namedGraph, named))
@@ -75,9 +74,9 @@ def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
         "named-graph-uri select among the loaded graphs only. Limits: "
         f"{settings.query_timeout:g} s per query (503 past it), {settings.max_result_rows} result rows or "
         f"triples and {settings.max_query_length} query characters (413 past them). A GET URL is limited to "
-        "8 KB (400 past it): send longer queries by POST (SPARQL 1.1 Protocol §2.1).", lang="en")))
-    # The 8 KB is gunicorn's request-line cap, web.server.MAX_REQUEST_LINE (not a setting: it has no
-    # larger finite value).
+        "8 KB (414 past it): send longer queries by POST (SPARQL 1.1 Protocol §2.1).", lang="en")))
+    # The 8 KB is web.fastpath.MAX_URL, the usual request-line cap of servers and proxies (not a setting:
+    # a proxy in front would cap it anyway).
     _limit(graph, service, "query_timeout", float(settings.query_timeout), "Query time limit", "SEC")
     _limit(graph, service, "max_result_rows", settings.max_result_rows, "Most result rows or triples")
     _limit(graph, service, "max_query_length", settings.max_query_length, "Most characters in a query")

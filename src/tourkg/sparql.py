@@ -267,7 +267,7 @@ def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, time
     a query with FROM gets exactly its FROM graphs, and any other query the union of all graphs as its
     default graph, so ``SELECT * { ?s ?p ?o }`` sees everything.
     """
-    loaded = store.stats().graphs
+    loaded = store.graphs()
     for names, what in ((request.default_graphs, "default-graph-uri"), (request.named_graphs,
                                                                         "named-graph-uri")):
         _check_graphs(names or (), loaded, what)

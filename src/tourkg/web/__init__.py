@@ -6,64 +6,103 @@ Per-app state lives in ``app.extensions["tourkg"]`` (a ``Publisher``) and is rea
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app, request
 from rdflib import Graph
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from tourkg import loader
 from tourkg.config import Settings, build_settings
-from tourkg.errors import DataError, StartupError
+from tourkg.dataset import OpenDataset, open_dataset
+from tourkg.errors import TourkgError
 from tourkg.iris import IriMap
 from tourkg.namespaces import PROV
 from tourkg.store import Store
 
-#: Most representations kept by ``Publisher.cached``.
+#: Most representations kept in memory by ``Publisher.cached`` (per web worker).
 CACHE_SIZE = 4096
 
 
 @dataclass
 class Publisher:
-    """Everything the views need: the settings, the store and the IRI map of one app."""
+    """Everything the views need: the settings, the store and the IRI map of one app.
+
+    ``repr_folder`` (the prepared dataset's ``repr/``) shares rendered representations between web
+    workers and across restarts: a page is rendered once per dataset, not once per process. With a
+    remote engine, whose data may change, nothing is shared and what is kept expires after ``ttl``.
+    """
 
     settings: Settings
     store: Store
     iris: IriMap
     shapes: Graph
     ontology: Graph
+    repr_folder: Path | None = None
+    ttl: float | None = None
+    dataset: OpenDataset | None = None
     _cache: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
     _pinned: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pinning: threading.RLock = field(default_factory=threading.RLock)  # renders nest (context)
 
-    def cached(self, key: Any, compute: Any, pinned: bool = False) -> Any:
+    def cached(self, key: Any, compute: Any, pinned: bool = False, shared: bool = False) -> Any:
         """Compute a representation once: the data does not change while serving.
 
-        ``pinned``: a fixed artifact (a dump, the ontology page), kept for good and computed by one
-        thread only. Otherwise bounded (least recently used out), because some keys hold request values
-        such as the Host header, and a flood of distinct ones must neither grow memory without end nor
-        push the expensive pinned artifacts out.
+        ``pinned``: a fixed artifact, kept for good and computed by one thread only. Otherwise bounded
+        (least recently used out), because some keys hold request values such as the Host header, and a
+        flood of distinct ones must neither grow memory without end nor push the pinned artifacts out.
+        ``shared``: bytes that do not depend on the request's host, kept in ``repr_folder`` too.
         """
-        if pinned:
+        if pinned and self.ttl is None:
             with self._pinning:
                 if key not in self._pinned:
-                    self._pinned[key] = compute()
+                    self._pinned[key] = self._compute(key, compute, shared)
                 return self._pinned[key]
+        now = time.monotonic()
         with self._lock:
             if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        value = compute()
+                value, born = self._cache[key]
+                if self.ttl is None or now - born < self.ttl:
+                    self._cache.move_to_end(key)
+                    return value
+        value = self._compute(key, compute, shared)
         with self._lock:
-            self._cache[key] = value
+            self._cache[key] = (value, now)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return value
+
+    def _compute(self, key: Any, compute: Any, shared: bool) -> Any:
+        if not shared or self.repr_folder is None:
+            return compute()
+        path = self.repr_folder / hashlib.sha1(repr(key).encode()).hexdigest()
+        try:
+            return path.read_bytes()
+        except OSError:
+            pass
+        value = compute()
+        try:
+            self.repr_folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{threading.get_ident()}.part")
+            partial.write_bytes(value)
+            partial.replace(path)
+        except OSError:  # a full disk costs speed, not correctness
+            pass
+        return value
+
+    def close(self) -> None:
+        """Stop what this publisher started (the engine process of its dataset)."""
+        if self.dataset is not None:
+            self.dataset.close()
+        else:
+            self.store.close()
 
 
 def publisher() -> Publisher:
@@ -72,30 +111,15 @@ def publisher() -> Publisher:
 
 
 def build_publisher(settings: Settings, store: Store | None = None) -> Publisher:
-    """Load, validate (unless disabled) and open the store.
+    """Prepare, validate (unless disabled) and open the dataset of ``settings``.
 
     :raises StartupError: unreadable input (exit code 2) or non-conforming data (exit code 1).
     """
-    try:
-        loaded = loader.load(settings)
-    except DataError as exc:
-        raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
-    settings = loader.resolve(settings, loaded)
-    if settings.validate and loaded.shapes:
-        from tourkg.validate import validate
-
-        report = validate(loaded)
-        if not report.conforms:
-            raise StartupError("The data does not conform to the shapes; refusing to start "
-                               "(use --no-validate to serve it anyway).\n\n" + report.text, 1)
-    rewrite = (settings.data_base_uri, settings.base_uri)
-    return Publisher(
-        settings=settings,
-        store=store or loader.open_store(settings, loaded),
-        iris=IriMap(settings.base_uri),
-        shapes=loader.to_graph(loader.rewrite(loaded.shapes, *rewrite)),
-        ontology=loader.to_graph(loader.rewrite(loaded.ontology, *rewrite)),
-    )
+    dataset = open_dataset(settings)
+    remote = dataset.prepared is None
+    return Publisher(settings=dataset.settings, store=store or dataset.store,
+                     iris=IriMap(dataset.settings.base_uri), shapes=dataset.shapes, ontology=dataset.ontology,
+                     repr_folder=dataset.repr_folder, ttl=60.0 if remote else None, dataset=dataset)
 
 
 _CORS_HEADERS = {
@@ -174,8 +198,11 @@ def _dataset_context() -> dict[str, Any]:
     """What every page's frame shows about the dataset: its licence and whether there is an ontology."""
     pub = publisher()
     license_iri = pub.settings.license
-    provenance = pub.cached(("has-provenance",), lambda: bool(pub.store.select(
-        f"SELECT ?g WHERE {{ ?g <{PROV.wasDerivedFrom}> ?source }} LIMIT 1")), pinned=True)
+    try:
+        provenance = pub.cached(("has-provenance",), lambda: bool(pub.store.select(
+            f"SELECT ?g WHERE {{ ?g <{PROV.wasDerivedFrom}> ?source }} LIMIT 1")), pinned=True)
+    except TourkgError:  # the engine is away: an error page must still render, without this line
+        provenance = False
     return {"dataset": {"license": license_iri, "license_name": _LICENSE_NAMES.get(license_iri, license_iri),
                         "has_ontology": len(pub.ontology) > 0, "has_shapes": len(pub.shapes) > 0,
                         "has_provenance": provenance}}

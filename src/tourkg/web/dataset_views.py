@@ -21,7 +21,7 @@ from tourkg.queries import examples
 from tourkg.serialize import serialize_graph
 from tourkg.web import publisher
 from tourkg.web.conneg import DOCUMENT_OFFERS, choose_format
-from tourkg.web.responses import alternates, json_script, maybe_gzip, representation
+from tourkg.web.responses import alternates, file_representation, gzip_accepted, json_script, representation
 
 bp = Blueprint("dataset", __name__)
 
@@ -102,11 +102,12 @@ def dump(extension: str) -> Response:
     fmt = _DUMPS.get(extension)
     if fmt is None:
         raise NotFound(f"No dump in .{extension}; available: " + ", ".join(f"/dump.{e}" for e in _DUMPS))
-    pub = publisher()
-    body, headers = maybe_gzip(("dump", extension), pub.cached(("dump", extension),
-                                                               lambda: pub.store.export(fmt), pinned=True))
-    headers["Content-Disposition"] = f'attachment; filename="tourkg.{extension}"'
-    return representation(body, fmt.content_type, vary=("Accept-Encoding",), headers=headers)
+    packed = gzip_accepted()
+    prepared = publisher().store.dump(fmt, gzipped=packed)
+    headers = {"Content-Disposition": f'attachment; filename="tourkg.{extension}"', "Vary": "Accept-Encoding"}
+    if packed:
+        headers["Content-Encoding"] = "gzip"
+    return file_representation(prepared, fmt.content_type, headers)
 
 
 @bp.get("/.well-known/void")
@@ -150,19 +151,47 @@ def shapes() -> Response:
     return _graph_document("shapes", lambda: publisher().shapes, fmt)
 
 
+#: Most URLs in one sitemap file (sitemaps.org protocol 0.9); past it, /sitemap.xml is a sitemap index.
+SITEMAP_SIZE = 50_000
+
+
 @bp.get("/sitemap.xml")
 def sitemap() -> Response:
-    """Every page URL (sitemaps.org protocol 0.9)."""
+    """Every page URL (sitemaps.org protocol 0.9): one sitemap, or an index of sitemaps of
+    :data:`SITEMAP_SIZE` URLs each for a large dataset."""
     pub = publisher()
-    body = pub.cached(("sitemap", request.host_url), _render_sitemap)
+    body = pub.cached(("sitemap", request.host_url), lambda: _render_sitemap(None))
     return representation(body, "application/xml; charset=utf-8")
 
 
-def _render_sitemap() -> bytes:
+@bp.get("/sitemap-<int:number>.xml")
+def sitemap_part(number: int) -> Response:
+    """One part of a large dataset's sitemap (numbered from 1)."""
     pub = publisher()
-    pages = ["/", url_for("dataset.ontology")] if len(pub.ontology) else ["/"]
-    pages += [pub.iris.page_path(i) for i in metadata.page_iris(pub.store, pub.iris)]
-    return render_template("sitemap.xml", site=request.host_url.rstrip("/"), paths=pages).encode()
+    total = len(_sitemap_paths())
+    if total <= SITEMAP_SIZE or not 1 <= number <= (total - 1) // SITEMAP_SIZE + 1:
+        raise NotFound(f"There is no sitemap part {number}; /sitemap.xml lists them.")
+    body = pub.cached(("sitemap", request.host_url, number), lambda: _render_sitemap(number))
+    return representation(body, "application/xml; charset=utf-8")
+
+
+def _sitemap_paths() -> list[str]:
+    pub = publisher()
+
+    def paths() -> list[str]:
+        pages = ["/", url_for("dataset.ontology")] if len(pub.ontology) else ["/"]
+        return pages + [pub.iris.page_path(i) for i in metadata.page_iris(pub.store, pub.iris)]
+    return pub.cached(("sitemap-paths",), paths, pinned=True)
+
+
+def _render_sitemap(number: int | None) -> bytes:
+    site = request.host_url.rstrip("/")
+    paths = _sitemap_paths()
+    if number is None and len(paths) > SITEMAP_SIZE:
+        parts = [f"/sitemap-{n}.xml" for n in range(1, (len(paths) - 1) // SITEMAP_SIZE + 2)]
+        return render_template("sitemap.xml", site=site, paths=parts, index=True).encode()
+    chunk = paths if number is None else paths[(number - 1) * SITEMAP_SIZE: number * SITEMAP_SIZE]
+    return render_template("sitemap.xml", site=site, paths=chunk, index=False).encode()
 
 
 @bp.get("/robots.txt")

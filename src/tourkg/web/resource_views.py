@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request
 
 from tourkg import formats
-from tourkg.describe import LANGUAGES, describe_resource, exists
+from tourkg.describe import LANGUAGES, describe_resource, exists, list_values
 from tourkg.errors import BadRequest, NotFound
 from tourkg.extras import add_extras
 from tourkg.formats import Format
@@ -30,6 +30,7 @@ from tourkg.schema_markup import schema_org
 from tourkg.serialize import description_triples, serialize_graph
 from tourkg.web import publisher
 from tourkg.web.conneg import DOCUMENT_OFFERS, choose_format
+from tourkg.web.fastpath import CACHEABLE
 from tourkg.web.responses import alternates, representation
 
 bp = Blueprint("resources", __name__)
@@ -58,6 +59,7 @@ def see_other(iri: str) -> Response:
     target = pub.iris.page_path(iri) if fmt is formats.HTML else pub.iris.data_path(iri, fmt.extension)
     response = redirect(target, 303)
     response.headers["Vary"] = "Accept"
+    response.headers[CACHEABLE] = "1"
     return response
 
 
@@ -74,15 +76,41 @@ def _render_page(iri: str, lang: str) -> bytes:
     if view is None:
         raise _not_found(iri)
     add_extras(pub.store, pub.iris, view)
-    jsonld = schema_org(view, request.host_url.rstrip("/") + pub.iris.page_path(iri))
+    # The page's own URL, relative: JSON-LD resolves it against the page, so the bytes do not depend on
+    # the host the page was asked on and can be rendered once for every worker and host.
+    jsonld = schema_org(view, pub.iris.page_path(iri))
     return render_template("page.html", view=view, lang=lang, jsonld=jsonld).encode()
 
 
+def _render_list(iri: str, predicate: str, incoming: bool, offset: int, lang: str) -> bytes:
+    found = list_values(publisher().store, publisher().iris, iri, predicate, incoming, offset, lang)
+    if found is None:
+        raise _not_found(iri)
+    return render_template("list.html", listing=found, lang=lang).encode()
+
+
+def _list_arguments() -> tuple[str, bool, int]:
+    """``property``, ``direction`` (in or out) and ``offset`` of a paginated list of values."""
+    predicate = request.args.get("property", "")
+    direction = request.args.get("direction", "out")
+    offset = request.args.get("offset", "0")
+    if direction not in ("in", "out") or not offset.isdigit() or len(offset) > 9:
+        raise BadRequest("A list of values takes property=IRI, direction=in or out, and offset=N (a number).")
+    return predicate, direction == "in", int(offset)
+
+
 def page(iri: str) -> Response:
-    """The HTML page of ``iri`` in the reader's language (``Accept-Language``: es or en)."""
+    """The HTML page of ``iri`` in the reader's language (``Accept-Language``: es or en); with
+    ``property=`` one page of that property's values (the "more" link of a resource with many)."""
     pub = publisher()
     lang = request.accept_languages.best_match(LANGUAGES, default=LANGUAGES[0])
-    body = pub.cached(("page", request.host_url, iri, lang), lambda: _render_page(iri, lang))
+    if "property" in request.args:
+        predicate, incoming, offset = _list_arguments()
+        body = pub.cached(("list", iri, predicate, incoming, offset, lang),
+                          lambda: _render_list(iri, predicate, incoming, offset, lang), shared=True)
+        return representation(body, formats.HTML.content_type, vary=("Accept-Language",),
+                              headers={"Content-Language": lang})
+    body = pub.cached(("page", iri, lang), lambda: _render_page(iri, lang), shared=True)
     links = alternates((f, pub.iris.data_path(iri, f.extension)) for f in DATA_FORMATS)
     return representation(body, formats.HTML.content_type, vary=("Accept-Language",), links=links,
                           headers={"Content-Language": lang})
@@ -95,7 +123,7 @@ def data(iri: str, fmt: Format, negotiated: bool = False) -> Response:
         raise _not_found(iri)
     body = pub.cached(("data", iri, fmt.name),
                       lambda: serialize_graph(description_triples(pub.store, iri), fmt,
-                                              served_prefixes(pub.iris.base)))
+                                              served_prefixes(pub.iris.base)), shared=True)
     others = [(f, pub.iris.data_path(iri, f.extension)) for f in DATA_FORMATS if f is not fmt]
     links = alternates([*others, (formats.HTML, pub.iris.page_path(iri))])
     return representation(body, fmt.content_type, vary=("Accept",) if negotiated else (), links=links)

@@ -7,7 +7,6 @@ serving, so a hash of the body is a strong validator and the data files' newest 
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -16,12 +15,14 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, send_file
 from markupsafe import Markup
 
 from tourkg.config import Settings
 from tourkg.formats import Format
+from tourkg.store import Dump
 from tourkg.web import publisher
+from tourkg.web.fastpath import CACHEABLE, FILE
 
 #: The code and templates that shape every body: a new release changes representations too.
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -65,7 +66,18 @@ def representation(body: bytes, content_type: str, *, vary: Sequence[str] = (),
     if link:
         response.headers["Link"] = link
     response.headers.update(headers or {})
+    response.headers[CACHEABLE] = "1"  # the same bytes for the same request: the fast path may replay it
     return response.make_conditional(request)
+
+
+def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) -> Response:
+    """A prepared file (a dump): Range, HEAD and conditional requests by Werkzeug; the fast path sends
+    later copies straight from the file."""
+    response = send_file(dump.path, mimetype=content_type, etag=dump.etag, conditional=True,
+                         last_modified=last_modified(publisher().settings), max_age=None)
+    response.headers.update(headers)
+    response.headers[FILE] = str(dump.path)
+    return response
 
 
 def alternates(fmt_links: Iterable[tuple[Format, str]]) -> list[tuple[str, str, str]]:
@@ -73,14 +85,9 @@ def alternates(fmt_links: Iterable[tuple[Format, str]]) -> list[tuple[str, str, 
     return [(href, "alternate", fmt.media_type) for fmt, href in fmt_links]
 
 
-def maybe_gzip(key: Any, body: bytes) -> tuple[bytes, dict[str, str]]:
-    """The body gzipped (computed once, with a fixed mtime so the bytes are stable) when the client
-    accepts gzip, with the matching ``Content-Encoding`` header."""
-    if request.accept_encodings["gzip"] <= 0:  # absent, or refused with q=0 (RFC 9110 §12.5.3)
-        return body, {}
-    packed = publisher().cached(("gzip", key), lambda: gzip.compress(body, compresslevel=9, mtime=0),
-                                pinned=True)
-    return packed, {"Content-Encoding": "gzip"}
+def gzip_accepted() -> bool:
+    """True when the client accepts gzip (absent, or refused with q=0, is no: RFC 9110 §12.5.3)."""
+    return request.accept_encodings["gzip"] > 0
 
 
 def json_script(data: Any) -> Markup:

@@ -1,16 +1,11 @@
-"""Query worker process: an in-memory Oxigraph copy of the dataset answering one query at a time.
+"""Evaluate one user query on an Oxigraph store and serialize its answer, bounded in size.
 
-Neither rdflib nor pyoxigraph can be interrupted mid-query from another thread, so a time limit that
-really stops the work needs a process the parent can kill. The parent (``store.WorkerPool``) kills a
-worker that overruns and starts a fresh one. This module imports only pyoxigraph so workers start fast.
+Used in the engine process. Imports only pyoxigraph and the standard library, so the engine process
+starts fast and never holds rdflib.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import time
-from multiprocessing.connection import Connection
 from typing import Any
 
 import pyoxigraph as ox
@@ -61,14 +56,16 @@ def _graphs(names: list[str] | None) -> list[ox.NamedNode] | None:
     return None if names is None else [ox.NamedNode(n) for n in names]
 
 
-def execute(store: ox.Store, request: dict[str, Any]) -> tuple[str, Any, Any]:
-    """Run one query request; returns ``(status, payload, detail)``, never raises."""
+def execute(store: ox.Store, request: dict[str, Any], union: bool) -> tuple[str, Any, Any]:
+    """Run one query request; returns ``(status, payload, detail)``, never raises.
+
+    :param union: evaluate the default graph as the union of the named graphs (exact when no triple is in
+        two graphs); otherwise the store's default graph already holds their merge.
+    """
     try:
         result = store.query(
             request["query"],
-            # The merge is stored as the default graph (see _store_merged_default_graph), so "union"
-            # means the stored default graph, each triple once.
-            use_default_graph_as_union=False,
+            use_default_graph_as_union=union and request.get("default_graphs") is None,
             default_graph=_graphs(request.get("default_graphs")),
             named_graphs=_graphs(request.get("named_graphs")),
         )
@@ -104,63 +101,19 @@ def _serialize(result: Any, request: dict[str, Any]) -> tuple[str, Any, Any]:
     nt = _bounded(lambda out: result.serialize(out, ox.RdfFormat.N_TRIPLES), limit)
     if nt is None:
         return ("too_large", limit, None)
+    return ("ok", *graph_body(nt, fmt, request.get("prefixes")))
+
+
+def graph_body(nt: bytes, fmt: str, prefixes: dict[str, str] | None) -> tuple[bytes, tuple[str, int]]:
+    """N-Triples re-serialized in the engine format ``fmt`` with the prefixes it uses (JSON-LD with an
+    inline context, never a remote one); also used for the answers of a remote engine."""
     triples = list(ox.parse(nt, ox.RdfFormat.N_TRIPLES))
     target = getattr(ox.RdfFormat, fmt)
+    items: list[Any] = triples
     if fmt in ("TRIG", "N_QUADS"):
-        triples = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
-    used = used_prefixes(nt, request.get("prefixes"))
-    body = ox.serialize(triples, format=target, prefixes=used) or b""
-    if fmt == "JSON_LD":  # compact IRIs with an inline context, never a remote one
+        items = [ox.Quad(t.subject, t.predicate, t.object) for t in triples]
+    used = used_prefixes(nt, prefixes)
+    body = ox.serialize(items, format=target, prefixes=used) or b""
+    if fmt == "JSON_LD":
         body = jsonld.with_context(body, used or {})
-    return ("ok", body, ("graph", len(triples)))
-
-
-def _store_merged_default_graph(store: ox.Store) -> None:
-    """Store the RDF merge of all graphs as the default graph. Oxigraph 0.5's union default graph
-    yields a triple once per graph that holds it (oxigraph/oxigraph#1919, fixed in 0.6), so a plain
-    ``SELECT`` would repeat rows and ``COUNT`` would over-count; the merge holds each triple once."""
-    triples = {(q.subject, q.predicate, q.object) for q in store}
-    store.extend(ox.Quad(s, p, o, ox.DefaultGraph()) for s, p, o in triples)
-
-
-def serve(incoming: Any, outgoing: Any) -> None:
-    """Worker main loop: load the dataset sent first, then answer requests until the pipe closes."""
-    store = ox.Store()
-    store.bulk_load(incoming.recv_bytes(), format=ox.RdfFormat.N_QUADS)
-    _store_merged_default_graph(store)
-    outgoing.send(("ready", len(store), None))
-    while True:
-        try:
-            request = incoming.recv()
-        except (EOFError, OSError):
-            return
-        outgoing.send(execute(store, request))
-
-
-def _die_with_parent(interval: float = 1.0) -> None:
-    """Exit when the web worker that started this process is gone (it would have stopped the query at
-    its time limit); a thread watches the parent pid, since a running query does not read the pipe.
-    (Linux's PR_SET_PDEATHSIG would fire when the *thread* that spawned us ends, which in the pool is
-    a short-lived thread.)"""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while True:
-            time.sleep(interval)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def main() -> None:
-    """Entry point of ``python -m tourkg.workers``: requests on stdin, answers on stdout."""
-    _die_with_parent()
-    incoming = Connection(os.dup(0), writable=False)
-    outgoing = Connection(os.dup(1), readable=False)
-    os.dup2(2, 1)  # a stray print must never corrupt the answer stream
-    serve(incoming, outgoing)
-
-
-if __name__ == "__main__":
-    main()
+    return body, ("graph", len(triples))

@@ -1,0 +1,335 @@
+"""The web workers' side of the engine process: :class:`EngineProcess` starts, watches and restarts it
+(in the supervisor); :class:`EngineStore` is the ``Store`` every web worker uses to talk to it.
+
+A request cut short because the engine stopped for *another* query's overrun is retried on the new
+engine within its own time budget; a query that overran itself gets 503 ``QueryTimeout``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Client, Connection
+from pathlib import Path
+from typing import Any
+
+from rdflib import Dataset
+from rdflib.term import Node
+
+from tourkg import formats
+from tourkg.errors import (
+    DataError,
+    EngineUnavailable,
+    NotAcceptable,
+    QuerySyntaxError,
+    QueryTimeout,
+    ResultTooLarge,
+    StartupError,
+    TourkgError,
+    readable_syntax_error,
+)
+from tourkg.formats import Format
+from tourkg.prepare import Prepared
+from tourkg.store import Description, Dump, QueryFormats, QueryOutcome, Stats, decode, decode_quads
+
+log = logging.getLogger(__name__)
+
+#: How long a look-up may wait for the engine (which may be restarting, and on a first start of a large
+#: dataset may still be loading) before the request gets 503.
+LOOKUP_WAIT = 60.0
+#: Extra time a query's answer may take past its limit before the engine is presumed stuck.
+GRACE = 2.0
+
+
+class EngineProcess:
+    """The engine process of a prepared dataset: started at once, restarted when it stops."""
+
+    def __init__(self, prepared: Prepared, mode: str = "memory", disk_dir: str | None = None) -> None:
+        self.prepared = prepared
+        self.address = str(Path(tempfile.mkdtemp(prefix="tourkg-")) / "engine.sock")
+        self.authkey = os.urandom(16)
+        self.plan = {
+            "key": prepared.key, "prepared": str(prepared.folder), "mode": mode, "disk_dir": disk_dir,
+            "socket": self.address, "authkey": self.authkey.hex(), "inputs": list(prepared.inputs),
+            "prefixes": prepared.prefixes, "progress": sys.stderr.isatty(),
+            "rewrite": [prepared.settings.data_base_uri, prepared.settings.base_uri],
+        }
+        self.meta: dict[str, Any] = {}
+        self.restarts = 0
+        self._stopping = False
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self._start()
+
+    def _start(self) -> None:
+        process = subprocess.Popen([sys.executable, "-m", "tourkg.engines.process"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, close_fds=True)
+        assert process.stdin is not None
+        process.stdin.write((json.dumps(self.plan) + "\n").encode())
+        process.stdin.close()
+        self._process = process
+
+    def wait_ready(self) -> dict[str, Any]:
+        """Wait until the engine serves; its metadata (graphs, counts).
+
+        :raises DataError: an input file does not load (the message names file, line and column).
+        :raises StartupError: the engine stopped without saying why.
+        """
+        process = self._process
+        assert process is not None and process.stdout is not None
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "ready":
+                self.meta = event["meta"]
+                return self.meta
+            if event["event"] == "error":
+                process.wait()
+                raise DataError(event["message"])
+        status = process.wait()
+        raise StartupError(f"The engine process stopped while starting (exit status {status}).", 2)
+
+    def supervise(self) -> None:
+        """Keep an engine running until :meth:`stop`: a thread that restarts it whenever it exits."""
+        threading.Thread(target=self._watch, name="engine-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while True:
+            process = self._process
+            assert process is not None and process.stdout is not None
+            for _line in process.stdout:  # later events ("prepared") only say what was done
+                pass
+            status = process.wait()
+            with self._lock:
+                if self._stopping:
+                    return
+                self.restarts += 1
+                log.warning("engine process exited (status %s); starting a new one", status)
+                self._start()
+            try:
+                self.wait_ready()
+            except (DataError, StartupError) as exc:
+                log.error("the engine could not restart: %s", exc)
+                time.sleep(1.0)  # no busy loop when something is broken for good
+
+    def stop(self) -> None:
+        """Stop the engine for good (the server is stopping)."""
+        with self._lock:
+            self._stopping = True
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        Path(self.address).unlink(missing_ok=True)
+        Path(self.address + ".lock").unlink(missing_ok=True)
+        try:
+            Path(self.address).parent.rmdir()
+        except OSError:
+            pass
+
+    def store(self, settings: Any) -> EngineStore:
+        """A ``Store`` speaking to this engine (safe to use after the web server forks)."""
+        return EngineStore(self.address, self.authkey, self.meta, self.prepared.prefixes,
+                           settings.query_timeout, settings.max_result_rows)
+
+
+class EngineStore:
+    """The ``Store`` on the engine process: a few Unix-socket connections per web worker."""
+
+    def __init__(self, address: str, authkey: bytes, meta: dict[str, Any], prefixes: dict[str, str],
+                 query_timeout: float, max_rows: int) -> None:
+        self.address, self.authkey = address, authkey
+        self.prefixes = dict(prefixes)
+        self.query_timeout, self.max_rows = query_timeout, max_rows
+        self._graphs = tuple(meta.get("graphs", ()))
+        self._stats: Stats | None = None
+        self._idle: list[Connection] = []
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    # -- connections ---------------------------------------------------------------------------------
+    def _checkout(self, deadline: float) -> Connection:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        while True:
+            try:
+                return Client(self.address, "AF_UNIX", authkey=self.authkey)
+            except (OSError, EOFError):
+                if time.monotonic() >= deadline:
+                    raise EngineUnavailable("The query engine is not answering (it may be restarting after "
+                                            "a query overran its time limit); try again in a few seconds."
+                                            ) from None
+                time.sleep(0.05)
+
+    def _checkin(self, conn: Connection) -> None:
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < 64:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _call(self, op: str, *args: Any, wait: float = LOOKUP_WAIT, retry: bool = True) -> Any:
+        """Send one request; retried on a new engine if this one stops before answering (unless not
+        ``retry``: then :class:`_Cut` says so, and the caller decides)."""
+        deadline = time.monotonic() + wait
+        while True:
+            conn = self._checkout(deadline)
+            try:
+                conn.send((op, args))
+                if not conn.poll(max(0.0, deadline - time.monotonic()) + GRACE):
+                    conn.close()
+                    raise EngineUnavailable(f"The query engine did not answer within {wait:g} s; try again.")
+                answer = conn.recv()
+            except (EOFError, OSError):
+                conn.close()
+                if not retry:
+                    raise _Cut() from None
+                if time.monotonic() >= deadline:
+                    raise EngineUnavailable("The query engine stopped while answering and did not come back "
+                                            "in time; try again in a few seconds.") from None
+                continue
+            self._checkin(conn)
+            if answer[0] == "ok":
+                return answer[1]
+            kind, message = answer[1], answer[2]
+            if kind == "value":
+                raise ValueError(message)
+            raise TourkgError(f"The engine could not answer: {message}")
+
+    # -- user queries --------------------------------------------------------------------------------
+    def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
+              named_graphs: list[str] | None = None, timeout: float | None = None,
+              max_rows: int | None = None) -> QueryOutcome:
+        """Run a user query in the engine under the time limit (enforced there by stopping the process)."""
+        limit = self.query_timeout if timeout is None else timeout
+        request = query_request(text, formats, default_graphs, named_graphs,
+                                self.max_rows if max_rows is None else max_rows, self.prefixes)
+        deadline = time.monotonic() + limit
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise timeout_error(limit)
+            try:
+                status, payload, detail = self._call("query", request, remaining, wait=remaining, retry=False)
+            except _Cut:
+                continue  # the engine stopped: this query's own overrun (then no time is left), or another's
+            return outcome(status, payload, detail, formats, text)
+
+    # -- look-ups ------------------------------------------------------------------------------------
+    def select(self, text: str) -> list[dict[str, Node]]:
+        """A trusted internal SELECT over the union of all graphs."""
+        return [{k: decode(v) for k, v in row.items()} for row in self._call("select", text)]
+
+    def ask_exists(self, iri: str) -> bool:
+        """True when ``iri`` is a subject, an object or a graph name."""
+        return bool(self._call("ask_exists", iri))
+
+    def describe(self, iri: str) -> Description:
+        """The bounded description of ``iri``."""
+        quads, totals = self._call("describe", iri)
+        return Description(decode_quads(quads), dict(totals))
+
+    def labels(self, iris: list[str]) -> Dataset:
+        """The label statements of ``iris``."""
+        return decode_quads(self._call("labels", list(iris)))
+
+    def neighbours(self, iri: str, predicate: str, incoming: bool, offset: int,
+                   limit: int) -> tuple[list[tuple[Node, Node]], int]:
+        """One page of a property's values (see ``Store.neighbours``)."""
+        page, total = self._call("neighbours", iri, predicate, incoming, offset, limit)
+        return [(decode(v), decode(g)) for v, g in page], total
+
+    def graphs(self) -> tuple[str, ...]:
+        """The named graphs (known since start-up: no round trip)."""
+        return self._graphs
+
+    def stats(self) -> Stats:
+        """Counts and partitions (computed once by the engine, right after start-up)."""
+        if self._stats is None:
+            found = self._call("stats")
+            self._stats = Stats(triples=found["triples"], quads=found["quads"], graphs=tuple(found["graphs"]),
+                                classes=found["classes"], properties=found["properties"] or {},
+                                subjects=found["subjects"] or 0, objects=found["objects"] or 0,
+                                graph_sizes=found["graph_sizes"] or {})
+        return self._stats
+
+    def dump(self, fmt: Format, gzipped: bool = False) -> Dump:
+        """The dump file (rendered by the engine on first need, then kept)."""
+        path, etag, size = self._call("dump", fmt.extension, gzipped, wait=600.0)
+        return Dump(Path(path), etag, size)
+
+    def status(self) -> dict[str, Any]:
+        """The engine's state: which copy it serves from and whether background preparation is done."""
+        return self._call("status")
+
+    def close(self) -> None:
+        """Close this process's connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class _Cut(Exception):
+    """The engine stopped before answering (it is restarting)."""
+
+
+def query_request(text: str, chosen: QueryFormats, default_graphs: list[str] | None,
+                  named_graphs: list[str] | None, max_rows: int, prefixes: dict[str, str]) -> dict[str, Any]:
+    """A user query as the engine (and the remote forwarder) takes it."""
+    protocol_dataset = default_graphs is not None or named_graphs is not None
+    return {
+        "query": text,
+        "default_graphs": list(default_graphs or []) if protocol_dataset else None,
+        "named_graphs": list(named_graphs or []) if protocol_dataset else None,
+        "results_format": chosen.results.engine if chosen.results else None,
+        "boolean_format": chosen.boolean.engine if chosen.boolean else None,
+        "graph_format": chosen.graph.engine if chosen.graph else None,
+        "max_rows": max_rows, "prefixes": prefixes,
+    }
+
+
+def timeout_error(limit: float) -> QueryTimeout:
+    """The error for a query stopped at its time limit."""
+    return QueryTimeout(f"The query ran longer than the time limit of {limit:g} s (setting query_timeout) "
+                        "and was stopped. Narrow it down, e.g. with LIMIT or more specific patterns.")
+
+
+#: What a 406 says for each result kind the client accepts no format of.
+_NOT_ACCEPTABLE = {
+    "results": ("This query returns solutions (SELECT), in none of the formats you accept.", formats.RESULTS),
+    "boolean": ("This query returns a boolean (ASK); ASK results exist in SPARQL JSON and SPARQL XML only "
+                "(the CSV/TSV results format defines no boolean).", formats.BOOLEAN_RESULTS),
+    "graph": ("This query returns a graph (CONSTRUCT/DESCRIBE), in none of the formats you accept.",
+              formats.RDF),
+}
+
+
+def outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text: str) -> QueryOutcome:
+    """Turn an engine answer ``(status, payload, detail)`` into the outcome or the error it means."""
+    if status == "ok":
+        form, size = detail
+        fmt = {"graph": chosen.graph, "ask": chosen.boolean}.get(form, chosen.results)
+        assert fmt is not None
+        return QueryOutcome(payload, fmt, form, size)
+    if status == "syntax":
+        raise QuerySyntaxError(readable_syntax_error(text, payload))
+    if status == "too_large":
+        raise ResultTooLarge(f"The result has more than {payload} rows or triples (setting max_result_rows). "
+                             "Add a LIMIT or narrow the query.")
+    if status == "not_acceptable":
+        message, offers = _NOT_ACCEPTABLE[payload]
+        raise NotAcceptable(message, [f.media_type for f in offers])
+    raise TourkgError(f"The query could not be evaluated: {payload}")

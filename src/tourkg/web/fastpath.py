@@ -1,0 +1,192 @@
+"""The hot path: answer repeated GET and HEAD requests from prepared responses before Flask routes.
+
+The data does not change while serving, so a resource document, a page, a 303 or a dump is the same
+bytes for the same request. The first request goes through Flask, whose view marks the response as
+preparable (:data:`CACHEABLE`, or :data:`FILE` for a dump on disk); later requests with the same key
+(path, query string, and every header a view reads: ``Accept``, ``Accept-Language``, whether gzip is
+accepted, ``Host``, forwarded headers behind a trusted proxy) are answered here in microseconds, with
+conditional requests (``If-None-Match``, ``If-Modified-Since``: 304) and ``HEAD``. Dumps are sent from
+their file in blocks, never read into memory whole. Range requests and the rarer preconditions
+(``If-Match``, ``If-Unmodified-Since``) go to Flask, which implements them in full.
+
+Model: Datasette's ``asgi_send_file`` and conditional responses; measured (docs/benchmarks.md): a WSGI
+callable returning prepared bytes answers about 50,000 requests/s under granian, Flask's routing about
+12,000.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from werkzeug.http import is_resource_modified, parse_date, unquote_etag
+
+#: Header a view sets on a response that may be replayed for the same request key (removed before
+#: sending).
+CACHEABLE = "X-Tourkg-Prepared"
+#: Header a view sets to have the body sent from this file instead (removed before sending).
+FILE = "X-Tourkg-File"
+#: Headers a 304 repeats (RFC 9110 §15.4.5), with the CORS headers every response carries.
+_NOT_MODIFIED_KEEP = frozenset({"etag", "last-modified", "vary", "cache-control", "content-location",
+                                "expires", "access-control-allow-origin", "access-control-expose-headers"})
+#: Requests with these go to Flask, which implements them (Range → 206, preconditions → 412).
+_TO_FLASK = ("HTTP_RANGE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE")
+#: Longest URL (path and query string) accepted: about 8 KB, as most servers and proxies cap the request
+#: line; past it 414. Longer SPARQL queries are POSTed, which SPARQL 1.1 Protocol §2.1 lets clients choose.
+MAX_URL = 8190
+_TOO_LONG = (b"414 URI Too Long\n\nThe request URL is longer than 8190 characters. Send long SPARQL queries "
+             b"by "
+             b"POST (SPARQL 1.1 Protocol \xc2\xa72.1: form body or application/sparql-query).\n")
+_BLOCK = 128 << 10  # measured: the best of 64 KB to 16 MB blocks under granian (docs/benchmarks.md)
+_FORWARDED = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_PORT",
+              "HTTP_X_FORWARDED_PREFIX", "HTTP_X_FORWARDED_FOR")
+
+
+@dataclass
+class Prepared:
+    """A replayable response: status, headers and either bytes or a file."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes | None
+    path: str | None
+    etag: str | None
+    last_modified: datetime | None
+    not_modified: list[tuple[str, str]]
+
+    @property
+    def size(self) -> int:
+        return len(self.body) if self.body is not None else 0
+
+
+def _gzip_accepted(header: str | None) -> bool:
+    """Whether ``Accept-Encoding`` accepts gzip (q > 0), as ``request.accept_encodings`` reads it."""
+    if not header:
+        return False
+    from werkzeug.datastructures import Accept
+    from werkzeug.http import parse_accept_header
+
+    return parse_accept_header(header, Accept)["gzip"] > 0
+
+
+class FastPath:
+    """WSGI middleware in front of the Flask app (see the module docstring)."""
+
+    def __init__(self, app: Callable[..., Any], *, forwarded: bool = False, max_bytes: int = 64 << 20,
+                 max_entry: int = 4 << 20) -> None:
+        self.app = app
+        self.forwarded = forwarded
+        self.max_bytes, self.max_entry = max_bytes, max_entry
+        self._entries: dict[tuple, Prepared] = {}
+        self._bytes = 0
+        self._gzip: dict[str | None, bool] = {}
+        self._lock = threading.Lock()
+
+    def key(self, environ: dict[str, Any]) -> tuple:
+        """Everything the views read from a GET request."""
+        encoding = environ.get("HTTP_ACCEPT_ENCODING")
+        gzip_ok = self._gzip.get(encoding)
+        if gzip_ok is None:
+            gzip_ok = _gzip_accepted(encoding)
+            if len(self._gzip) < 1024:
+                self._gzip[encoding] = gzip_ok
+        key = (environ.get("PATH_INFO"), environ.get("QUERY_STRING"), environ.get("HTTP_ACCEPT"),
+               environ.get("HTTP_ACCEPT_LANGUAGE"), gzip_ok, environ.get("HTTP_HOST"),
+               environ.get("wsgi.url_scheme"))
+        if self.forwarded:
+            key += tuple(environ.get(name) for name in _FORWARDED)
+        return key
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > MAX_URL:
+            start_response("414 URI Too Long", [("Content-Type", "text/plain; charset=utf-8"),
+                                                ("Access-Control-Allow-Origin", "*")])
+            return [_TOO_LONG]
+        method = environ.get("REQUEST_METHOD")
+        if (method != "GET" and method != "HEAD") or any(h in environ for h in _TO_FLASK):
+            return self._pass(environ, start_response)
+        key = self.key(environ)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._fill(environ, key)
+            if entry is None:
+                return self._pass(environ, start_response)
+        return self._respond(entry, environ, start_response, method == "HEAD")
+
+    def _pass(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Flask answers; the internal headers never leave the server."""
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            kept = [(k, v) for k, v in headers if k not in (CACHEABLE, FILE)]
+            return start_response(status, kept, exc_info)
+        return self.app(environ, start)
+
+    def _fill(self, environ: dict[str, Any], key: tuple) -> Prepared | None:
+        """Ask Flask for the GET response (also for a HEAD: the body is what gets prepared); keep it when
+        the view marked it preparable."""
+        captured: dict[str, Any] = {}
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        request = dict(environ, REQUEST_METHOD="GET")
+        for name in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"):
+            request.pop(name, None)
+        body = self.app(request, start)
+        try:
+            headers = captured.get("headers", [])
+            names = {k for k, _ in headers}
+            if CACHEABLE not in names and FILE not in names:
+                return None
+            path = next((v for k, v in headers if k == FILE), None)
+            data = None if path else b"".join(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        entry = _prepared(captured["status"], headers, data, path)
+        if entry.size <= self.max_entry:
+            self._store(key, entry)
+        return entry
+
+    def _store(self, key: tuple, entry: Prepared) -> None:
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = entry
+            self._bytes += entry.size
+            while (self._bytes > self.max_bytes or len(self._entries) > 65536) and self._entries:
+                oldest = next(iter(self._entries))  # first in, first out: cheap, and a refill is cheap too
+                self._bytes -= self._entries.pop(oldest).size
+
+    def _respond(self, entry: Prepared, environ: dict[str, Any], start_response: Callable[..., Any],
+                 head: bool) -> Iterable[bytes]:
+        conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+        if entry.etag is not None and conditional:
+            if not is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified):
+                start_response("304 Not Modified", entry.not_modified)
+                return [b""]
+        start_response(entry.status, entry.headers)
+        if head:
+            return [b""]
+        if entry.path is not None:
+            return _blocks(entry.path)
+        return [entry.body]  # type: ignore[list-item]
+
+
+def _prepared(status: str, headers: list[tuple[str, str]], body: bytes | None, path: str | None) -> Prepared:
+    kept = [(k, v) for k, v in headers if k not in (CACHEABLE, FILE)]
+    lower = {k.lower(): v for k, v in kept}
+    etag = unquote_etag(lower["etag"])[0] if "etag" in lower else None
+    modified = parse_date(lower["last-modified"]) if "last-modified" in lower else None
+    not_modified = [(k, v) for k, v in kept if k.lower() in _NOT_MODIFIED_KEEP]
+    return Prepared(status, kept, body, path, etag, modified, not_modified)
+
+
+def _blocks(path: str) -> Iterator[bytes]:
+    with open(path, "rb", buffering=0) as handle:
+        while block := handle.read(_BLOCK):
+            yield block
