@@ -142,7 +142,7 @@ def oxigraph_server(nquads: Path | None = None, union: bool = False,
 
 @pytest.fixture(scope="session")
 def tour_nquads(tmp_path_factory) -> Path:
-    """The tour as N-Quads, as ``tourkg dump`` writes it (what an operator loads into a remote engine)."""
+    """The tour as N-Quads, as plain ``tourkg dump --format nq`` writes it."""
     target = tmp_path_factory.mktemp("tour") / "tour.nq"
     subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nq", "-o", str(target)], cwd=ROOT,
                    check=True, capture_output=True)
@@ -164,13 +164,48 @@ def tour_server(engine: str, folder: Path, nquads: Path | None, *args: str) -> I
                 yield url
 
 
+class TourServers:
+    """One tour server per engine for the whole session, started on first use, shared by the fixtures."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.stack = contextlib.ExitStack()
+        self.urls: dict[str, str] = {}
+
+    def url(self, engine: str) -> str:
+        if engine not in self.urls:
+            nquads = None
+            if engine == "sparql":
+                nquads = self.factory.mktemp("tour") / "tour.merged.nq"
+                subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nq",
+                                "--merged-default-graph",
+                                "-o", str(nquads)], cwd=ROOT, check=True, capture_output=True)
+            folder = self.factory.mktemp(engine)
+            server = tour_server(engine, folder, nquads, "--query-timeout", "3")
+            self.urls[engine] = self.stack.enter_context(server)
+        return self.urls[engine]
+
+
+@pytest.fixture(scope="session")
+def tour_servers(tmp_path_factory) -> Iterator[TourServers]:
+    """The per-engine tour servers of the session (stopped at its end)."""
+    servers = TourServers(tmp_path_factory)
+    with servers.stack:
+        yield servers
+
+
 @pytest.fixture(scope="session", params=ENGINES)
-def live_url(request, tmp_path_factory) -> Iterator[str]:
-    """A real ``tourkg serve`` on the tour, on loopback, for the whole session, once per engine."""
-    nquads = request.getfixturevalue("tour_nquads") if request.param == "sparql" else None
-    folder = tmp_path_factory.mktemp(request.param)
-    with tour_server(request.param, folder, nquads, "--query-timeout", "3") as url:
-        yield url
+def live_url(request, tour_servers) -> str:
+    """A real ``tourkg serve`` on the tour, on loopback, once per engine. The remote engine is a real
+    Oxigraph server loaded as the README says (``tourkg dump --format nq --merged-default-graph``)."""
+    return tour_servers.url(request.param)
+
+
+@pytest.fixture(scope="session", params=ENGINES[:2])
+def local_url(request, tour_servers) -> str:
+    """The same servers, for the engines whose data tourkg prepares itself (memory and on disk): their
+    dumps are tourkg's own prepared files, byte for byte what ``tourkg dump`` writes."""
+    return tour_servers.url(request.param)
 
 
 @pytest.fixture(scope="session")

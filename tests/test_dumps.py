@@ -53,17 +53,17 @@ def test_dump_bytes_are_stable_across_requests(live_url, ext):
     assert fetch(live_url + f"/dump.{ext}").content == fetch(live_url + f"/dump.{ext}").content
 
 
-def test_dump_bytes_are_stable_across_servers(live_url):
+def test_dump_bytes_are_stable_across_servers(local_url):
     with running_server() as other:
-        assert fetch(other + "/dump.trig").content == fetch(live_url + "/dump.trig").content
+        assert fetch(other + "/dump.trig").content == fetch(local_url + "/dump.trig").content
 
 
 @pytest.mark.parametrize("ext", [d[0] for d in DUMPS])
-def test_cli_dump_writes_the_served_bytes(live_url, runner, tmp_path, ext):
+def test_cli_dump_writes_the_served_bytes(local_url, runner, tmp_path, ext):
     out = tmp_path / f"dump.{ext}"
     result = runner.invoke(main, ["dump", "--format", ext, "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_bytes() == fetch(live_url + f"/dump.{ext}").content
+    assert out.read_bytes() == fetch(local_url + f"/dump.{ext}").content
 
 
 def test_dump_gzip_when_accepted(live_url):

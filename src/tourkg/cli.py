@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,14 +107,24 @@ def serve(no_validate: bool, **flags: Any) -> None:
 @click.option("-o", "--output", type=_PATH, default=None, help="Write to this file instead of stdout.")
 @click.option("--base-uri", default=None, help=_HELP["base_uri"])
 @click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
-def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir) -> None:
+@click.option("--merged-default-graph", is_flag=True, help="N-Quads only: also write, as the default graph, "
+              "the merge of the named graphs (each triple once), for loading into a SPARQL engine served "
+              "with --store sparql:URL whose union default graph repeats shared triples (Oxigraph 0.5).")
+def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir, merged_default_graph) -> None:
     """Write the whole dataset, byte for byte what the server's /dump.{ext} serves (the same prepared file,
     copied in blocks: never held in memory)."""
     import shutil
 
+    from tourkg.engines.dumps import MERGED_NQ
+
+    chosen = formats.by_name(fmt, formats.RDF)
+    assert chosen is not None
+    if merged_default_graph and chosen.extension != "nq":
+        raise click.UsageError("--merged-default-graph goes with --format nq.")
     settings = _settings(data=data, shapes=shapes, ontology=ontology, base_uri=base_uri, cache_dir=cache_dir)
     with _opened(settings.replace(validate=False)) as dataset:
-        prepared = dataset.store.dump(formats.by_name(fmt, formats.RDF))
+        wanted = replace(chosen, extension=MERGED_NQ) if merged_default_graph else chosen
+        prepared = dataset.store.dump(wanted)
         with prepared.path.open("rb") as source:
             if output:
                 with output.open("wb") as target:

@@ -76,10 +76,13 @@ class Source:
 
 @dataclass(frozen=True)
 class Section:
-    """A subject-specific list, e.g. the leader a country's visit met."""
+    """A subject-specific list, e.g. the leader a country's visit met: at most
+    :data:`~tourkg.store.PAGE_VALUES` items, with their ``total`` and where to see all when cut short."""
 
     title: str
     items: tuple[Value, ...]
+    total: int | None = None
+    more_href: str | None = None
 
 
 @dataclass
@@ -211,12 +214,14 @@ def group_properties(rows: dict[Node, dict[Node, set[Node]]], index: Index, iris
     for predicate, terms in rows.items():
         values = [make_value(t, index, iris, lang, tuple(sorted(numbers[g].number for g in graphs)))
                   for t, graphs in terms.items()]
-        values.sort(key=lambda v: (v.lang not in (lang, None), v.text.casefold()))
+        values.sort(key=lambda v: (v.lang not in (lang, None), v.text.casefold(), v.text, v.lang or "",
+                                   v.link.iri if v.link else ""))
         plabel = index.label(predicate, lang)
         total, href = (more or {}).get(str(predicate), (None, None))
         groups.append(PropertyGroup(link_to(str(predicate), plabel, iris), tuple(values), total, href))
     labels_first = {str(p): i for i, p in enumerate(LABEL_PROPERTIES)}
-    groups.sort(key=lambda g: (labels_first.get(g.predicate.iri, 99), g.predicate.text.casefold()))
+    groups.sort(key=lambda g: (labels_first.get(g.predicate.iri, 99), g.predicate.text.casefold(),
+                               g.predicate.iri))
     return tuple(_disambiguate(groups))
 
 

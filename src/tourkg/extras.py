@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 from rdflib import URIRef
 
 from tourkg.describe import Index, Link, ResourceView, Section, Value, is_safe_iri, link_to
 from tourkg.iris import IriMap
 from tourkg.namespaces import SCHEMA, SKOS, ontology_namespace
-from tourkg.store import Store
+from tourkg.store import PAGE_VALUES, Store
 
 TITLES = {
     "visit": {"en": "Visit", "es": "Visita"},
@@ -104,50 +105,83 @@ class RouteMap:
 
 
 class _Context:
-    """What every section builder needs: the store, the IRI map, the language and a label cache."""
+    """What every section builder needs: the store, the IRI map, the language, and bounded queries."""
 
     def __init__(self, store: Store, iris: IriMap, lang: str) -> None:
         self.store, self.iris, self.lang = store, iris, lang
         self.prologue = (f"PREFIX tko: <{ontology_namespace(iris.base)}>\nPREFIX schema: <{SCHEMA}>\n"
                          f"PREFIX skos: <{SKOS}>\n")
 
+    def links(self, terms: list[object]) -> list[Link]:
+        """Links to ``terms`` with their labels, read in one look-up."""
+        iris = [str(t) for t in terms]
+        index = Index(self.store.labels([i for i in iris if is_safe_iri(i)]).quads())
+        return [link_to(iri, index.label(URIRef(iri), self.lang), self.iris) for iri in iris]
+
     def link(self, term: object) -> Link:
-        iri = str(term)
-        index = Index(self.store.labels([iri]).quads()) if is_safe_iri(iri) else Index(())
-        return link_to(iri, index.label(URIRef(iri), self.lang), self.iris)
+        return self.links([term])[0]
 
     def rows(self, body: str) -> list[dict]:
         return self.store.select(self.prologue + body)
 
+    def bounded(self, variable: str, where: str, order: str = "") -> tuple[list[dict], int]:
+        """The first :data:`PAGE_VALUES` solutions of ``where`` (distinct ``?variable``, with the other
+        variables of the pattern), and how many distinct values there are in all."""
+        rows = self.rows(f"SELECT * WHERE {{ {where} }} ORDER BY {order} ?{variable} LIMIT {PAGE_VALUES * 4}")
+        kept: dict[str, dict] = {}
+        for row in rows:
+            if variable in row and str(row[variable]) not in kept and len(kept) < PAGE_VALUES:
+                kept[str(row[variable])] = row
+        total = len(kept)
+        if len(rows) >= PAGE_VALUES * 4 or len(kept) == PAGE_VALUES:
+            counted = self.rows(f"SELECT (COUNT(DISTINCT ?{variable}) AS ?n) WHERE {{ {where} }}")
+            total = int(counted[0]["n"]) if counted else total
+        return list(kept.values()), total
+
     def title(self, key: str) -> str:
         return TITLES[key].get(self.lang, TITLES[key]["en"])
 
-    def section(self, key: str, terms: list[object], notes: dict[str, str] | None = None) -> Section | None:
+    def section(self, key: str, terms: list[object], notes: dict[str, str] | None = None,
+                total: int | None = None, more: str | None = None) -> Section | None:
         unique = list(dict.fromkeys(str(t) for t in terms))
-        items = tuple(Value(link.text, link, note=(notes or {}).get(link.iri))
-                      for link in (self.link(t) for t in unique))
-        return Section(self.title(key), items) if items else None
+        items = tuple(Value(link.text, link, note=(notes or {}).get(link.iri)) for link in self.links(unique))
+        if not items:
+            return None
+        cut = total is not None and total > len(items)
+        return Section(self.title(key), items, total if cut else None, more if cut else None)
+
+    def query_href(self, variable: str, where: str) -> str:
+        """The query page listing every value (where no property list fits, e.g. two steps away)."""
+        text = f"{self.prologue}SELECT DISTINCT ?{variable} WHERE {{ {where} }} ORDER BY ?{variable}"
+        return "/sparql?" + urlencode({"query": text})
 
 
 def _country(ctx: _Context, iri: str, view: ResourceView) -> None:
-    rows = ctx.rows(f"SELECT ?v ?leader ?focal ?start WHERE {{ ?v tko:visitedCountry <{iri}> . "
-                    "OPTIONAL { ?v tko:hostLeader ?leader } OPTIONAL { ?v tko:focalArea ?focal } "
-                    "OPTIONAL { ?v schema:startDate ?start } }")
-    capital = ctx.rows(f"SELECT ?c WHERE {{ <{iri}> tko:capital ?c }}")
-    dates = {str(r["v"]): str(r["start"]) for r in rows if "start" in r}
-    for section in (ctx.section("visit", [r["v"] for r in rows], dates),
-                    ctx.section("leader", [r["leader"] for r in rows if "leader" in r]),
-                    ctx.section("focal", [r["focal"] for r in rows if "focal" in r]),
+    where = f"?v tko:visitedCountry <{iri}> OPTIONAL {{ ?v schema:startDate ?start }}"
+    visits, total = ctx.bounded("v", where)
+    dates = {str(r["v"]): str(r["start"]) for r in visits if "start" in r}
+    visits_more = ctx.iris.list_path(iri, f"{ontology_namespace(ctx.iris.base)}visitedCountry", incoming=True)
+    leader_where = f"?v tko:visitedCountry <{iri}> ; tko:hostLeader ?leader"
+    leaders, leader_total = ctx.bounded("leader", leader_where)
+    focal_where = f"?v tko:visitedCountry <{iri}> ; tko:focalArea ?focal"
+    focal, focal_total = ctx.bounded("focal", focal_where)
+    capital = ctx.rows(f"SELECT ?c WHERE {{ <{iri}> tko:capital ?c }} LIMIT {PAGE_VALUES}")
+    for section in (ctx.section("visit", [r["v"] for r in visits], dates, total, visits_more),
+                    ctx.section("leader", [r["leader"] for r in leaders], None, leader_total,
+                                ctx.query_href("leader", leader_where)),
+                    ctx.section("focal", [r["focal"] for r in focal], None, focal_total,
+                                ctx.query_href("focal", focal_where)),
                     ctx.section("capital", [r["c"] for r in capital])):
         if section:
             view.sections.append(section)
 
 
 def _person(ctx: _Context, iri: str, view: ResourceView) -> None:
-    rows = ctx.rows(f"SELECT DISTINCT ?v ?start WHERE {{ ?v schema:attendee <{iri}> ; a tko:Visit . "
-                    "OPTIONAL { ?v schema:startDate ?start } } ORDER BY ?start ?v")
+    where = f"?v schema:attendee <{iri}> ; a tko:Visit . OPTIONAL {{ ?v schema:startDate ?start }}"
+    rows, total = ctx.bounded("v", where, order="?start")
     section = ctx.section("attended", [r["v"] for r in rows],
-                          {str(r["v"]): str(r["start"]) for r in rows if "start" in r})
+                          {str(r["v"]): str(r["start"]) for r in rows if "start" in r}, total,
+                          ctx.iris.list_path(iri, str(SCHEMA.attendee), incoming=True))
     if section:
         view.sections.append(section)
 
@@ -156,15 +190,15 @@ def _issue(ctx: _Context, iri: str, view: ResourceView) -> None:
     for key, forward, backward in (("broader", "skos:broader", "skos:narrower"),
                                    ("narrower", "skos:narrower", "skos:broader"),
                                    ("related", "skos:related", "skos:related")):
-        rows = ctx.rows(f"SELECT DISTINCT ?c WHERE {{ {{ <{iri}> {forward} ?c }} UNION "
-                        f"{{ ?c {backward} <{iri}> }} }} ORDER BY ?c")
-        section = ctx.section(key, [r["c"] for r in rows])
+        where = f"{{ <{iri}> {forward} ?c }} UNION {{ ?c {backward} <{iri}> }}"
+        rows, total = ctx.bounded("c", where)
+        section = ctx.section(key, [r["c"] for r in rows], None, total, ctx.query_href("c", where))
         if section:
             view.sections.append(section)
-    rows = ctx.rows(f"SELECT DISTINCT ?v WHERE {{ ?v schema:about|tko:focalArea|tko:concernTopic|tko:theme "
-                    f"<{iri}> ; a schema:Event . OPTIONAL {{ ?v tko:itineraryPosition ?n }} }} "
-                    "ORDER BY ?n ?v")
-    section = ctx.section("about", [r["v"] for r in rows])
+    where = (f"?v schema:about|tko:focalArea|tko:concernTopic|tko:theme <{iri}> ; a schema:Event . "
+             "OPTIONAL { ?v tko:itineraryPosition ?n }")
+    rows, total = ctx.bounded("v", where, order="?n")
+    section = ctx.section("about", [r["v"] for r in rows], None, total, ctx.query_href("v", where))
     if section:
         view.sections.append(section)
 
@@ -176,22 +210,26 @@ _ITINERARY = """SELECT ?v ?pos ?c ?start ?end ?leader ?lat ?lon WHERE {{
   OPTIONAL {{ ?v tko:hostLeader ?leader }}
   OPTIONAL {{ ?v tko:visitedCountry ?c
              OPTIONAL {{ ?c tko:capital ?cap . ?cap schema:latitude ?lat ; schema:longitude ?lon }} }}
-}} ORDER BY ?pos ?start ?v ?leader"""
+}} ORDER BY ?pos ?start ?v ?leader LIMIT {limit}"""
 
 
 def _tour(ctx: _Context, iri: str, view: ResourceView) -> None:
-    stops: dict[str, Stop] = {}
-    coordinates: list[tuple[float, float, Link]] = []
-    for row in ctx.rows(_ITINERARY.format(iri=iri)):
-        visit = str(row["v"])
-        if visit in stops:
-            continue
-        country = ctx.link(row["c"]) if "c" in row else None
-        stops[visit] = Stop(len(stops) + 1, ctx.link(visit), country, _text(row, "start"), _text(row, "end"),
-                            ctx.link(row["leader"]) if "leader" in row else None)
+    rows = ctx.rows(_ITINERARY.format(iri=iri, limit=PAGE_VALUES * 4))
+    firsts: dict[str, dict] = {}
+    for row in rows:
+        if str(row["v"]) not in firsts and len(firsts) < PAGE_VALUES:
+            firsts[str(row["v"])] = row
+    terms = [t for row in firsts.values() for t in (row["v"], row.get("c"), row.get("leader")) if t]
+    named = ctx.links(terms)
+    link = {item.iri: item for item in named}
+    stops, coordinates = [], []
+    for number, (visit, row) in enumerate(firsts.items(), start=1):
+        country = link[str(row["c"])] if "c" in row else None
+        stops.append(Stop(number, link[visit], country, _text(row, "start"), _text(row, "end"),
+                          link[str(row["leader"])] if "leader" in row else None))
         if country and "lat" in row and "lon" in row:
             coordinates.append((float(row["lat"]), float(row["lon"]), country))
-    view.extra["timeline"] = tuple(stops.values())
+    view.extra["timeline"] = tuple(stops)
     if len(coordinates) >= 2:
         view.extra["route_map"] = project(coordinates)
 

@@ -267,11 +267,12 @@ def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, time
     a query with FROM gets exactly its FROM graphs, and any other query the union of all graphs as its
     default graph, so ``SELECT * { ?s ?p ?o }`` sees everything.
     """
-    loaded = store.graphs()
-    for names, what in ((request.default_graphs, "default-graph-uri"), (request.named_graphs,
-                                                                        "named-graph-uri")):
-        _check_graphs(names or (), loaded, what)
     protocol = request.default_graphs is not None or request.named_graphs is not None
+    if protocol:
+        loaded = store.graphs()
+        for names, what in ((request.default_graphs, "default-graph-uri"), (request.named_graphs,
+                                                                            "named-graph-uri")):
+            _check_graphs(names or (), loaded, what)
     return store.query(
         request.query, formats=chosen,
         default_graphs=list(request.default_graphs or ()) if protocol else None,

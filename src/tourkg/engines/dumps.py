@@ -31,6 +31,11 @@ from tourkg import jsonld
 ENGINE_FORMATS = {"nq": "N_QUADS", "nt": "N_TRIPLES", "ttl": "TURTLE", "trig": "TRIG", "jsonld": "JSON_LD",
                   "rdf": "RDF_XML"}
 DATASET_EXTENSIONS = ("nq", "trig")
+#: N-Quads with the merge of the named graphs in the default graph: what to load into an engine whose
+#: union default graph repeats a triple once per graph holding it (Oxigraph 0.5), so that its default
+#: graph holds each triple once and tourkg's remote engine uses it as it is (``tourkg dump
+#: --merged-default-graph``).
+MERGED_NQ = "merged.nq"
 _BLOCK = 1 << 20
 
 
@@ -60,7 +65,13 @@ class DumpWriter:
 
     def ensure(self, extension: str, gzipped: bool = False) -> tuple[Path, str, int]:
         """The path, ETag and size of a dump, rendering it now if needed (other threads asking for the
-        same dump wait for this one)."""
+        same dump wait for this one).
+
+        ``merged.nq`` is N-Quads for loading into another engine: the named graphs plus, when some triple
+        is in several of them, their merge as the default graph (see :data:`MERGED_NQ`).
+        """
+        if extension == MERGED_NQ and not self.merged:
+            return self.ensure("nq", gzipped)
         name = file_name(extension, gzipped)
         path = self.folder / name
         with self._guard:
@@ -100,6 +111,9 @@ class DumpWriter:
         return self._used
 
     def _render(self, extension: str, out: BinaryIO) -> None:
+        if extension == MERGED_NQ:  # the store as it is: named graphs and the merge in the default graph
+            self.store.dump(out, ox.RdfFormat.N_QUADS)
+            return
         fmt = getattr(ox.RdfFormat, ENGINE_FORMATS[extension])
         prefixes = None if extension in ("nq", "nt") else self.used_prefixes()
         if extension == "jsonld":

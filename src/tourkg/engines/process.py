@@ -297,6 +297,7 @@ class _Progress:
         self.path, self.total = path.resolve(), path.stat().st_size
         self.per_byte = _triples_per_byte(path, fmt)
         self.started = time.monotonic()
+        self._reported_all = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         if self.total > 4 << 20 and Path("/proc/self/fd").is_dir():
@@ -313,17 +314,24 @@ class _Progress:
         return None
 
     def _run(self) -> None:
-        while not self._stop.wait(0.5):
+        interval = 0.1  # the first tick comes early: a file of a few MB is read within a second
+        while not self._stop.wait(interval):
+            interval = 0.25
             done = self._position()
             elapsed = time.monotonic() - self.started
-            if done is None or done >= self.total:
-                text = f"indexing {self.path.name} ({elapsed:.0f} s)"
+            if done is None:
+                continue
+            done = min(done, self.total)
+            if done >= self.total and self._reported_all:
+                read = self.total * self.per_byte
+                text = f"indexing {self.path.name}: ≈{read:,.0f} triples read ({elapsed:.0f} s)"
             else:
+                self._reported_all = done >= self.total
                 rate = done / max(elapsed, 1e-9)
                 eta = (self.total - done) / max(rate, 1)
                 text = (f"loading {self.path.name}: {done / 1e6:,.1f} of {self.total / 1e6:,.1f} MB "
                         f"({100 * done / self.total:.0f}%), ≈{done * self.per_byte:,.0f} triples, "
-                        f"{rate * self.per_byte:,.0f} triples/s, ETA {eta:.0f} s")
+                        f"{rate * self.per_byte:,.0f} triples/s, ETA {eta:.0f} s (then indexing)")
             print(f"\r\x1b[2K{text}", end="", file=sys.stderr, flush=True)
 
     def stop(self) -> None:

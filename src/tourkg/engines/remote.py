@@ -55,8 +55,6 @@ log = logging.getLogger(__name__)
 JSON_RESULTS = "application/sparql-results+json"
 TSV_RESULTS = "text/tab-separated-values"
 N_TRIPLES = "application/n-triples"
-#: How long look-ups and statistics may take (the users' queries have ``query_timeout``).
-LOOKUP_TIMEOUT = 30.0
 #: How long what is learnt about the endpoint (its graphs, its statistics) is trusted: its data may
 #: change under tourkg.
 TTL = 60.0
@@ -87,6 +85,9 @@ class RemoteStore:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.url, self.settings = url, settings
+        #: Look-ups and statistics get the users' time limit too: an engine that cannot answer a page's
+        #: questions in that time gives 504 rather than a page that hangs.
+        self.lookup_timeout = max(1.0, settings.query_timeout)
         self.prefixes: dict[str, str] = {}
         self.http = urllib3.PoolManager(maxsize=32, retries=False)
         self._known: dict[str, tuple[float, Any]] = {}
@@ -107,6 +108,9 @@ class RemoteStore:
                 "POST", self.url, body=urlencode(fields), preload_content=not stream,
                 headers={"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"},
                 timeout=urllib3.Timeout(connect=min(5.0, timeout), read=timeout))
+        except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError too, in urllib3
+            raise BadGateway(f"The SPARQL engine at {self.url} cannot be reached: {_reason(exc)}. tourkg "
+                             "answers again as soon as it does.") from None
         except urllib3.exceptions.TimeoutError:
             raise GatewayTimeout(f"The SPARQL engine at {self.url} did not answer within {timeout:g} s."
                                  ) from None
@@ -122,8 +126,8 @@ class RemoteStore:
         return response
 
     def _rows(self, query: str, dataset: bool = False,
-              timeout: float = LOOKUP_TIMEOUT) -> list[dict[str, tuple]]:
-        response = self._post(query, JSON_RESULTS, timeout, dataset)
+              timeout: float | None = None) -> list[dict[str, tuple]]:
+        response = self._post(query, JSON_RESULTS, timeout or self.lookup_timeout, dataset)
         try:
             bindings = json.loads(response.data)["results"]["bindings"]
             return [{k: _term(v) for k, v in row.items()} for row in bindings]
@@ -132,7 +136,7 @@ class RemoteStore:
                              "results.") from None
 
     def _ask(self, query: str, dataset: bool = False) -> bool:
-        response = self._post(query, JSON_RESULTS, LOOKUP_TIMEOUT, dataset)
+        response = self._post(query, JSON_RESULTS, self.lookup_timeout, dataset)
         try:
             return bool(json.loads(response.data)["boolean"])
         except (ValueError, KeyError, TypeError):
@@ -196,7 +200,7 @@ class RemoteStore:
                      "named-graph-uri": request["named_graphs"]}
         form = scan(text).form
         accept = {"SELECT": TSV_RESULTS, "ASK": JSON_RESULTS}.get(form or "", N_TRIPLES)
-        try:
+        try:  # the graph list the dataset may need counts against the same time limit
             response = self._post(text, accept, limit, dataset=True, extra=extra, stream=True)
             body = _bounded(response, rows + 2, limit)
         except GatewayTimeout:

@@ -110,11 +110,11 @@ class FastPath:
             return self._pass(environ, start_response)
         key = self.key(environ)
         entry = self._entries.get(key)
-        if entry is None:
-            entry = self._fill(environ, key)
-            if entry is None:
-                return self._pass(environ, start_response)
-        return self._respond(entry, environ, start_response, method == "HEAD")
+        if entry is not None:
+            return self._respond(entry, environ, start_response, method == "HEAD")
+        if method == "HEAD" or "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
+            return self._pass(environ, start_response)  # Flask answers those in full; a later GET fills
+        return self._fill(environ, start_response, key)
 
     def _pass(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         """Flask answers; the internal headers never leave the server."""
@@ -123,24 +123,22 @@ class FastPath:
             return start_response(status, kept, exc_info)
         return self.app(environ, start)
 
-    def _fill(self, environ: dict[str, Any], key: tuple) -> Prepared | None:
-        """Ask Flask for the GET response (also for a HEAD: the body is what gets prepared); keep it when
-        the view marked it preparable."""
+    def _fill(self, environ: dict[str, Any], start_response: Callable[..., Any], key: tuple) -> Iterable[bytes]:
+        """Flask answers a plain GET; when the view marked the answer preparable it is kept for the next
+        requests with the same key, otherwise it goes out as it came (a query's answer is never kept)."""
         captured: dict[str, Any] = {}
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
-        request = dict(environ, REQUEST_METHOD="GET")
-        for name in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"):
-            request.pop(name, None)
-        body = self.app(request, start)
+        body = self.app(environ, start)
+        headers = captured.get("headers", [])
+        names = {k for k, _ in headers}
+        if CACHEABLE not in names and FILE not in names:
+            start_response(captured["status"], headers)
+            return body
         try:
-            headers = captured.get("headers", [])
-            names = {k for k, _ in headers}
-            if CACHEABLE not in names and FILE not in names:
-                return None
             path = next((v for k, v in headers if k == FILE), None)
             data = None if path else b"".join(body)
         finally:
@@ -150,7 +148,7 @@ class FastPath:
         entry = _prepared(captured["status"], headers, data, path)
         if entry.size <= self.max_entry:
             self._store(key, entry)
-        return entry
+        return self._respond(entry, environ, start_response, False)
 
     def _store(self, key: tuple, entry: Prepared) -> None:
         with self._lock:

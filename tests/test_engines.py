@@ -1,0 +1,170 @@
+"""The engines behind the store: a remote SPARQL endpoint (a real Oxigraph server) answers as the local
+engine does whatever its union setting, fails with 502/504 and a message, and is found again by itself;
+the on-disk engine refuses a folder that is not its own; a data error found by the engine stops the start
+with file, line and column."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import DATA, ROOT, free_port, oxigraph_server, running_server
+
+JSON = {"Accept": "application/sparql-results+json"}
+QUERIES = (
+    "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }",
+    "PREFIX tko: <https://w3id.org/tourkg/ontology#> "
+    "SELECT ?v ?n { ?v tko:itineraryPosition ?n } ORDER BY ?n ?v",
+    "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
+    "ASK { GRAPH <https://w3id.org/tourkg/id/graph/tour> { ?s ?p ?o } }",
+)
+
+
+def answers(url: str) -> list:
+    found = []
+    for query in QUERIES:
+        response = requests.post(url + "/sparql", data={"query": query}, headers=JSON, timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found.append(body.get("boolean", body.get("results", {}).get("bindings")))
+    return found
+
+
+def test_remote_answers_do_not_depend_on_the_engines_union_setting(tour_nquads):
+    """Loaded plainly (named graphs only), with and without Oxigraph's --union-default-graph."""
+    with oxigraph_server(tour_nquads) as plain, oxigraph_server(tour_nquads, union=True) as union:
+        with running_server("--store", f"sparql:{plain}") as a, \
+                running_server("--store", f"sparql:{union}") as b:
+            assert answers(a) == answers(b)
+            assert requests.get(a + "/page/country/panama", timeout=30).text == \
+                requests.get(b + "/page/country/panama", timeout=30).text
+
+
+def test_remote_loaded_as_the_readme_says_answers_as_the_local_engine(tour_servers):
+    """With ``tourkg dump --merged-default-graph`` loaded, even a triple stated in several graphs is
+    counted once, as the local engine counts it."""
+    assert answers(tour_servers.url("sparql")) == answers(tour_servers.url("memory"))
+
+
+class _Broken(BaseHTTPRequestHandler):
+    """A "SPARQL endpoint" answering 200 with something that is not SPARQL, or never answering."""
+
+    silent = False
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        if self.silent:
+            time.sleep(30)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html>maintenance</html>")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def broken_endpoint(silent: bool) -> str:
+    handler = type("Handler", (_Broken,), {"silent": silent})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/query"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_engine_is_502_with_a_message_and_the_server_comes_back(tour_nquads):
+    port = free_port()
+    with running_server("--store", f"sparql:http://127.0.0.1:{port}/query", "--query-timeout", "2") as url:
+        for path in ("/page/country/panama", "/sparql?query=ASK%7B%7D&format=json", "/.well-known/void"):
+            response = requests.get(url + path, timeout=30)
+            assert response.status_code == 502, (path, response.status_code)
+            assert "cannot be reached" in response.text and "Traceback" not in response.text
+        with oxigraph_server(tour_nquads, port=port):
+            deadline = time.monotonic() + 20
+            while requests.get(url + "/page/country/panama", timeout=30).status_code != 200:
+                assert time.monotonic() < deadline, "the server did not come back with its engine"
+                time.sleep(0.5)
+
+
+def test_engine_answering_garbage_is_502_never_passed_on():
+    with broken_endpoint(silent=False) as endpoint, \
+            running_server("--store", f"sparql:{endpoint}", "--query-timeout", "2") as url:
+        response = requests.get(url + "/sparql", params={"query": "SELECT * { ?s ?p ?o }"}, headers=JSON,
+                                timeout=30)
+        assert response.status_code == 502 and "maintenance" not in response.text
+        assert requests.get(url + "/page/country/panama", timeout=30).status_code == 502
+
+
+def test_engine_that_never_answers_is_cut_at_the_time_limit():
+    with broken_endpoint(silent=True) as endpoint, \
+            running_server("--store", f"sparql:{endpoint}", "--query-timeout", "1") as url:
+        started = time.monotonic()
+        query = requests.get(url + "/sparql", params={"query": "ASK {}"}, headers=JSON, timeout=30)
+        page = requests.get(url + "/page/country/panama", timeout=30)
+        assert query.status_code == 503 and "query_timeout" in query.text
+        assert page.status_code == 504 and "did not answer" in page.text
+        assert time.monotonic() - started < 10
+
+
+def test_on_disk_engine_refuses_a_folder_that_is_not_its_own(tmp_path):
+    (tmp_path / "precious.txt").write_text("someone else's")
+    result = subprocess.run([sys.executable, "-m", "tourkg", "serve", "--port", str(free_port()), "--store",
+                             f"oxigraph:{tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "not empty" in result.stderr
+    assert (tmp_path / "precious.txt").exists()
+
+
+def test_on_disk_engine_opens_its_store_at_once_on_the_next_start(tmp_path):
+    store = tmp_path / "store"
+    for _ in range(2):
+        with running_server("--store", f"oxigraph:{store}") as url:
+            assert requests.get(url + "/page/country/panama", timeout=30).status_code == 200
+    assert (store / "tourkg-dataset.json").exists()
+
+
+def test_syntax_error_found_by_the_engine_names_file_line_and_column(tmp_path):
+    broken = tmp_path / "broken.nt"
+    broken.write_text('<http://example.org/a> <http://example.org/p> "ok" .\n'
+                      '<http://example.org/b> <oops .\n')
+    result = subprocess.run([sys.executable, "-m", "tourkg", "serve", "--port", str(free_port()), "--data",
+                             str(broken), "--no-validate"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert f"{broken}:2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_store_is_a_usage_error():
+    result = subprocess.run([sys.executable, "-m", "tourkg", "serve", "--port", str(free_port()), "--store",
+                             "mongodb://x"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "oxigraph:DIR or sparql:URL" in result.stderr
+
+
+def test_remote_dump_is_streamed_from_the_engine(tour_servers):
+    response = requests.get(tour_servers.url("sparql") + "/dump.nt", timeout=60)
+    assert response.status_code == 200 and b"<https://w3id.org/tourkg/id/country/panama>" in response.content
+
+
+@pytest.mark.parametrize("generic", [DATA / "generic.ttl"])
+def test_remote_store_infers_the_namespace_when_none_is_given(generic, tmp_path):
+    import pyoxigraph as ox
+
+    nquads = tmp_path / "generic.nq"
+    store = ox.Store()
+    store.bulk_load(path=str(generic), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode("http://example.org/g"))
+    store.dump(str(nquads), ox.RdfFormat.N_QUADS)
+    with oxigraph_server(nquads) as endpoint, \
+            running_server("--store", f"sparql:{endpoint}", "--data", str(generic)) as url:
+        response = requests.get(url + "/id/person/ada", allow_redirects=False, timeout=30)
+        assert response.status_code == 303

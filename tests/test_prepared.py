@@ -1,0 +1,110 @@
+"""Prepare once: a dataset is known by the content hash of its files; a restart on unchanged files opens
+what was prepared (snapshot, statistics, dumps, SHACL verdict, rendered pages) instead of doing it again,
+and any changed byte prepares afresh."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import DATA, ROOT, free_port, running_server
+from tourkg import prepare as prepare_module
+from tourkg.config import build_settings
+from tourkg.prepare import prepare
+
+
+def settings_for(data: Path, cache: Path):
+    return build_settings({"data": [str(data)], "cache_dir": str(cache)})
+
+
+def wait_prepared(folder: Path, wait: float = 60.0) -> dict:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        meta = prepare_module._read_json(folder / "meta.json")
+        if meta.get("prepared"):
+            return meta
+        time.sleep(0.1)
+    pytest.fail("background preparation did not finish")
+
+
+def serve_once(*args: str) -> str:
+    """Start, ask for a page, stop; the server's log (stderr)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tourkg", "serve", "--port", str(port), *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("tourkg: serving on")
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        _out, err = proc.communicate(timeout=30)
+    return err
+
+
+def test_the_key_is_the_content_not_the_name_or_time(tmp_path):
+    data = tmp_path / "generic.ttl"
+    shutil.copy(DATA / "generic.ttl", data)
+    first = prepare(settings_for(data, tmp_path / "cache")).key
+    data.touch()
+    assert prepare(settings_for(data, tmp_path / "cache")).key == first
+    data.write_text(data.read_text() + "\n# a changed byte\n")
+    assert prepare(settings_for(data, tmp_path / "cache")).key != first
+
+
+def test_restart_on_unchanged_data_opens_what_was_prepared(tmp_path):
+    cache = tmp_path / "cache"
+    args = ("--cache-dir", str(cache))
+    first = serve_once(*args)
+    assert "loaded" in first and "in memory" in first
+    folder = next(p for p in cache.iterdir() if p.is_dir())
+    meta = wait_prepared(folder)
+    record = json.loads((folder / "prepared.json").read_text())
+    assert record["validation"]["conforms"] is True and meta["subjects"] > 0
+    assert (folder / "store" / "tourkg-dataset.json").exists() and (folder / "dumps" / "dump.ttl.gz").exists()
+    dumps_before = {p.name: p.stat().st_mtime_ns for p in (folder / "dumps").iterdir()}
+    second = serve_once(*args)
+    assert "loaded" not in second  # nothing parsed: the on-disk snapshot is opened
+    assert "disk snapshot" in second
+    assert {p.name: p.stat().st_mtime_ns for p in (folder / "dumps").iterdir()} == dumps_before
+
+
+def test_cached_verdict_still_refuses_non_conforming_data(tmp_path):
+    args = ["serve", "--port", str(free_port()), "--data", str(DATA / "generic-invalid.ttl"), "--shapes",
+            str(DATA / "generic.shapes.ttl"), "--cache-dir", str(tmp_path)]
+    for _ in range(2):  # the second time from the kept verdict
+        result = subprocess.run([sys.executable, "-m", "tourkg", *args], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 1 and "does not conform" in result.stderr
+
+
+def test_rendered_pages_are_shared_between_workers_and_restarts(tmp_path):
+    cache = tmp_path / "cache"
+    with running_server("--cache-dir", str(cache)) as url:
+        first = requests.get(url + "/page/country/panama", timeout=30)
+    folder = next(p for p in cache.iterdir() if p.is_dir())
+    assert any((folder / "repr").iterdir())
+    with running_server("--cache-dir", str(cache)) as url:
+        assert requests.get(url + "/page/country/panama", timeout=30).content == first.content
+
+
+def test_old_prepared_folders_are_removed(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(prepare_module, "KEEP", 2)
+    made = []
+    for n in range(4):
+        data = tmp_path / f"d{n}.ttl"
+        data.write_text(f"<http://example.org/id/a/{n}> <http://example.org/p> {n} .\n")
+        made.append(prepare(settings_for(data, cache)).folder)
+        for folder in made:  # as if used long ago, so eviction may take them
+            if folder != made[-1] and folder.exists():
+                old = time.time() - 3600 - n
+                os.utime(folder, (old, old))
+    assert len([p for p in cache.iterdir() if p.is_dir()]) <= 2 and made[-1].exists()
