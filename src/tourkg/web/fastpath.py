@@ -123,7 +123,8 @@ class FastPath:
             return start_response(status, kept, exc_info)
         return self.app(environ, start)
 
-    def _fill(self, environ: dict[str, Any], start_response: Callable[..., Any], key: tuple) -> Iterable[bytes]:
+    def _fill(self, environ: dict[str, Any], start_response: Callable[..., Any],
+              key: tuple) -> Iterable[bytes]:
         """Flask answers a plain GET; when the view marked the answer preparable it is kept for the next
         requests with the same key, otherwise it goes out as it came (a query's answer is never kept)."""
         captured: dict[str, Any] = {}
