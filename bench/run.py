@@ -1,122 +1,454 @@
-"""Benchmarks behind the design choices; writes bench/RESULTS.md.
+"""``make bench``: tourkg side by side with Oxigraph server, nginx and rdflib-endpoint; writes
+docs/benchmarks.md.
 
-Run with ``make bench`` (or ``.venv/bin/python bench/run.py``). Timings are medians of repeated runs
-on one machine in one run, so compare the ratios, not the absolute numbers: the machine is shared.
+For each size (1k, 100k and 1M triples of the tour-shaped synthetic data, ``bench/synthetic.py``,
+generated deterministically, no download): start each server on loopback, measure how long it takes to
+be ready, check every answer against the others before timing it, drive the same requests with wrk
+(8 connections), and measure the memory (PSS) of each whole process tree after the workloads. Ratios
+are computed between runs made one after the other in this one run: compare ratios, not absolute
+numbers (the machine is shared). Nothing here is a test: no figure is asserted.
 
-1. Engine choice: rdflib's SPARQL engine vs pyoxigraph on a 3-join SELECT with ORDER BY over 1k and
-   100k triples, and whether each answers ``ASK { FILTER(false) }`` correctly.
-2. ``tourkg validate`` on the shipped data (target: well under 2 s).
-3. A live ``tourkg serve``: latency of a SPARQL query, a 303 from /id, a page and a /data document.
+    .venv/bin/python bench/run.py [--sizes 1000 100000 1000000] [--seconds 8] [--no-rdflib-endpoint]
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import hashlib
+import json
+import os
 import platform
-import statistics
+import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import quote
+
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "bench"))
+import synthetic  # noqa: E402
 
-QUERY = """PREFIX ex: <http://example.org/>
-SELECT ?person ?name ?city WHERE {
-  ?person ex:livesIn ?place . ?place ex:name ?city . ?person ex:name ?name .
-} ORDER BY ?name LIMIT 50"""
-
-
-def median_time(func: Callable[[], object], repeat: int = 5) -> float:
-    """Median wall time of ``func`` in seconds."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def synthetic_ntriples(n_triples: int) -> str:
-    """People living in places: two triples a person plus a name a place, about ``n_triples``."""
-    people = int(n_triples / 2.05)
-    places = max(1, people // 20)
-    lines = [f'<http://example.org/place{j}> <http://example.org/name> "Place {j}" .' for j in range(places)]
-    for i in range(people):
-        p = f"<http://example.org/person{i}>"
-        lines.append(f"{p} <http://example.org/livesIn> <http://example.org/place{i % places}> .")
-        lines.append(f'{p} <http://example.org/name> "Person {i:06d}" .')
-    return "\n".join(lines) + "\n"
+BASE = synthetic.BASE + "id/"
+RESOURCE = "visit/v1"
+ANALYTICAL = """PREFIX schema: <https://schema.org/>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+SELECT ?visit ?date ?country ?name WHERE {
+  ?visit a schema:Event ; schema:startDate ?date ; schema:location ?c ; schema:attendee ?p .
+  ?c schema:name ?country . ?p schema:name ?name
+  FILTER(?date >= "2000-01-01"^^xsd:date && lang(?country) = "en")
+} ORDER BY DESC(?date) ?visit ?name LIMIT 100"""
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+CONSTRUCT = f"CONSTRUCT {{ <{BASE}{RESOURCE}> ?p ?o }} WHERE {{ <{BASE}{RESOURCE}> ?p ?o }}"
+DUMP_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
+DUMPS = ("nt", "nq", "ttl", "trig", "jsonld", "rdf")
+JSON = "application/sparql-results+json"
 
 
-def bench_engines() -> list[str]:
+# -- processes --------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+            except (OSError, IndexError):
+                continue
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending += children.get(current, [])
+    return found
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of the whole process tree, in MB (shared pages counted once in all)."""
+    total = 0
+    for member in tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            for member in reversed(tree(proc.pid)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(member, signal.SIGKILL)
+            proc.wait(10)
+
+
+def wait_for(check, timeout: float, step: float = 0.02) -> float:
+    """Seconds until ``check()`` is true (polled)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        with contextlib.suppress(requests.RequestException):
+            if check():
+                return time.monotonic() - start
+        time.sleep(step)
+    raise RuntimeError("timed out waiting")
+
+
+# -- servers ----------------------------------------------------------------------------------------------
+@dataclass
+class Server:
+    name: str
+    url: str
+    proc: subprocess.Popen
+    ready: float = 0.0
+    notes: dict[str, float] = field(default_factory=dict)
+
+
+def tourkg_probes(url: str) -> list[tuple[str, dict[str, str]]]:
+    """Every kind of route, queries and a dump included: "ready" means all of them answer."""
+    return [("/", {}), (f"/page/{RESOURCE}", {}), (f"/data/{RESOURCE}.ttl", {}), (f"/id/{RESOURCE}", {}),
+            ("/.well-known/void", {}), ("/sparql?query=" + quote("ASK { ?s ?p ?o }"), {"Accept": JSON}),
+            ("/dump.nt", {"Accept-Encoding": "identity"})]
+
+
+def start_tourkg(data: Path, cache: Path, label: str) -> Server:
+    port = free_port()
+    started = time.monotonic()
+    log = (cache.parent / f"{cache.name}.log").open("a")
+    proc = subprocess.Popen([str(BIN / "tourkg"), "serve", "--port", str(port), "--data", str(data),
+                             "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: requests.get(url + "/robots.txt", timeout=5).status_code == 200, 600)
+    for path, headers in tourkg_probes(url):
+        response = requests.get(url + path, headers=headers, allow_redirects=False, timeout=600)
+        if response.status_code not in (200, 303):
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+    server = Server(label, url, proc, time.monotonic() - started)
+    return server
+
+
+def wait_prepared(cache: Path, timeout: float = 900) -> float:
+    """Seconds until the engine's background preparation (statistics, dumps, snapshot) is done."""
+    def done() -> bool:
+        for meta in cache.glob("*/meta.json"):
+            with contextlib.suppress(ValueError, OSError):
+                if json.loads(meta.read_text()).get("prepared"):
+                    return True
+        return False
+    return wait_for(done, timeout, 0.1)
+
+
+def swapped_in(cache: Path, timeout: float = 300) -> float:
+    """After a restart, seconds until the engine serves queries from memory again (its log says so)."""
+    log = cache.parent / f"{cache.name}.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = re.findall(r"in-memory copy swapped in after ([\d.]+) s", log.read_text())
+        if found:
+            return float(found[-1])
+        time.sleep(0.2)
+    return float("nan")
+
+
+def start_oxigraph(data: Path) -> Server:
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: requests.get(url + "/query", params={"query": "ASK {}"}, timeout=5).ok, 60)
+    with data.open("rb") as body:
+        requests.post(url + "/store?default", data=body, headers={"Content-Type": "text/turtle"},
+                      timeout=900).raise_for_status()
+    requests.get(url + "/query", params={"query": ANALYTICAL}, headers={"Accept": JSON}, timeout=600)
+    return Server("Oxigraph server", url, proc, time.monotonic() - started)
+
+
+def start_rdflib_endpoint(data: Path) -> Server:
+    port = free_port()
+    started = time.monotonic()
+    command = [str(BIN / "rdflib-endpoint"), "serve", "--host", "127.0.0.1", "--port", str(port), str(data)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    # The command serves its endpoint at the root path.
+    wait_for(lambda: requests.get(url + "/", params={"query": "ASK {}"}, timeout=5).ok, 900, 0.2)
+    return Server("rdflib-endpoint", url, proc, time.monotonic() - started)
+
+
+@contextlib.contextmanager
+def nginx(root: Path) -> Iterator[str]:
+    """nginx sending the files of ``root`` (sendfile, precompressed .gz), for the dump comparison."""
+    port = free_port()
+    conf = root / "nginx.conf"
+    conf.write_text(f"""worker_processes 2; pid {root}/nginx.pid; error_log {root}/error.log; daemon off;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on; gzip_static on;
+  types {{ }} default_type application/octet-stream;
+  server {{ listen 127.0.0.1:{port}; root {root}/www; }} }}
+""")
+    proc = subprocess.Popen(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(url + "/", timeout=5).status_code in (403, 404, 200), 20)
+        yield url
+    finally:
+        stop(proc)
+
+
+# -- load -------------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    rps: float
+    p50: float
+    p99: float
+    errors: int
+    mbps: float = 0.0
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"[\d.]+", text)[0]), re.sub(r"[\d.]+", "", text)  # type: ignore[index]
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}.get(unit, 1.0)
+
+
+def wrk(url: str, headers: dict[str, str], seconds: float, connections: int) -> Result:
+    """Drive ``url`` with wrk; requests/s, latency percentiles (ms), failed requests, transfer rate."""
+    duration = f"-d{max(1, round(seconds))}s"
+    command = ["wrk", "-t2", f"-c{connections}", duration, "--latency", "--timeout", "60s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}
+    mbps = float(transfer[1]) * scale.get(transfer[2], 1) if transfer else 0
+    return Result(rps, _ms(latency.get("50", "0ms")), _ms(latency.get("99", "0ms")), errors, mbps)
+
+
+# -- answers are checked before they are timed ------------------------------------------------------------
+def rows(url: str, query: str, endpoint: str = "/sparql") -> list:
+    response = requests.get(url + endpoint, params={"query": query}, headers={"Accept": JSON}, timeout=900)
+    response.raise_for_status()
+    return [{k: v["value"] for k, v in b.items()} for b in response.json()["results"]["bindings"]]
+
+
+def triples(body: bytes, fmt: str) -> set:
     import pyoxigraph as ox
-    import rdflib
 
-    rows = ["| triples | rdflib SELECT (s) | pyoxigraph SELECT (s) | ratio |", "|---:|---:|---:|---:|"]
-    for size in (1_000, 100_000):
-        text = synthetic_ntriples(size)
-        graph = rdflib.Graph().parse(data=text, format="nt")
-        store = ox.Store()
-        store.load(text.encode(), ox.RdfFormat.N_TRIPLES)
-        repeat = 3 if size <= 1_000 else 1
-        t_rdflib = median_time(lambda g=graph: list(g.query(QUERY)), repeat)
-        t_ox = median_time(lambda s=store: list(s.query(QUERY)), 5)
-        rows.append(f"| {len(graph)} | {t_rdflib:.3f} | {t_ox:.4f} | {t_rdflib / t_ox:.0f}× |")
-    ask_rdflib = bool(rdflib.Graph().query("ASK { FILTER(false) }").askAnswer)
-    ask_ox = bool(ox.Store().query("ASK { FILTER(false) }"))
-    rows.append("")
-    rows.append(f"`ASK {{ FILTER(false) }}` (correct answer: false): rdflib → {str(ask_rdflib).lower()}, "
-                f"pyoxigraph → {str(ask_ox).lower()}.")
-    return rows
+    parsed = ox.parse(body, format=getattr(ox.RdfFormat, fmt))
+    return {(str(q.subject), str(q.predicate), str(q.object)) for q in parsed}
 
 
-def bench_validate() -> list[str]:
-    cmd = [str(ROOT / ".venv" / "bin" / "tourkg"), "validate"]
-    if not Path(cmd[0]).exists():
-        cmd = [sys.executable, "-m", "tourkg", "validate"]
-    t = median_time(lambda: subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True), 5)
-    return [f"`tourkg validate` on the shipped data (whole process, median of 5): **{t:.2f} s**."]
+def check_answers(tourkg: Server, oxigraph: Server) -> None:
+    """The same answers from both before any timing: the resource's statements, the analytical rows,
+    the count."""
+    own = triples(requests.get(oxigraph.url + "/query", params={"query": CONSTRUCT},
+                               headers={"Accept": "application/n-triples"}, timeout=60).content, "N_TRIPLES")
+    for ext, fmt in (("ttl", "TURTLE"), ("nt", "N_TRIPLES"), ("jsonld", "JSON_LD"), ("rdf", "RDF_XML")):
+        served = triples(requests.get(f"{tourkg.url}/data/{RESOURCE}.{ext}", timeout=60).content, fmt)
+        assert own <= served, f"/data/{RESOURCE}.{ext} lacks statements Oxigraph has"
+    assert rows(tourkg.url, ANALYTICAL) == rows(oxigraph.url, ANALYTICAL, "/query"), "analytical rows differ"
+    assert rows(tourkg.url, COUNT) == rows(oxigraph.url, COUNT, "/query"), "counts differ"
 
 
-def bench_server() -> list[str]:
-    import requests
+# -- the run ----------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    size: str
+    workload: str
+    tourkg: Result | None
+    reference: Result | None
+    reference_name: str
+    rdflib: Result | None = None
+    unit: str = "req/s"
 
-    from conftest import running_server
 
-    rows = ["| request | median (ms) |", "|---|---:|"]
-    with running_server() as url, requests.Session() as http:
-        cases = {
-            "SPARQL SELECT (JSON), GET /sparql": lambda: http.get(
-                url + "/sparql", params={"query": "SELECT * { ?s ?p ?o } LIMIT 10"},
-                headers={"Accept": "application/sparql-results+json"}),
-            "303 from /id/country/panama": lambda: http.get(
-                url + "/id/country/panama", allow_redirects=False, headers={"Accept": "text/turtle"}),
-            "/data/country/panama.ttl": lambda: http.get(url + "/data/country/panama.ttl"),
-            "/page/country/panama (HTML)": lambda: http.get(url + "/page/country/panama"),
-            "/dump.ttl": lambda: http.get(url + "/dump.ttl"),
-        }
-        for name, call in cases.items():
-            with contextlib.suppress(Exception):
-                call()  # warm-up (caches, worker start)
-            t = median_time(call, 50)
-            rows.append(f"| {name} | {t * 1000:.1f} |")
-    return rows
+class Bench:
+    """One size: the servers, the workloads and what was measured."""
+
+    def __init__(self, triples_wanted: int, work: Path, seconds: float, connections: int) -> None:
+        self.size, self.work, self.seconds, self.connections = triples_wanted, work, seconds, connections
+        millions = triples_wanted >= 1_000_000
+        self.label = f"{triples_wanted // 10**6}M" if millions else f"{triples_wanted // 1000}k"
+        self.report: dict = {"label": self.label, "rows": [], "ready": {}, "memory": {}}
+        self.slow = max(seconds, 10.0)  # queries of a second each need a longer window
+
+    def run(self, url: str, headers: dict[str, str] | None = None, seconds: float | None = None) -> Result:
+        return wrk(url, headers or {}, seconds or self.seconds, self.connections)
+
+    def query(self, server: Server | None, endpoint: str, text: str, accept: str,
+              seconds: float | None = None) -> Result | None:
+        if server is None:
+            return None
+        return self.run(f"{server.url}{endpoint}?query={quote(text)}", {"Accept": accept}, seconds)
+
+    def resources(self, tk: Server, ox: Server, rl: Server | None) -> None:
+        reference = self.query(ox, "/query", CONSTRUCT, "text/turtle")
+        rdflib_resource = self.query(rl, "/", CONSTRUCT, "text/turtle")
+        etag = requests.get(f"{tk.url}/data/{RESOURCE}.ttl", timeout=60).headers["ETag"]
+        for name, path, headers in (
+                ("one resource, /data ….ttl", f"/data/{RESOURCE}.ttl", {}),
+                ("one resource, /data ….nt", f"/data/{RESOURCE}.nt", {}),
+                ("one resource, /data ….jsonld", f"/data/{RESOURCE}.jsonld", {}),
+                ("one resource, /data ….rdf", f"/data/{RESOURCE}.rdf", {}),
+                ("one resource, /page (HTML)", f"/page/{RESOURCE}", {"Accept": "text/html"}),
+                ("one resource, /id → 303", f"/id/{RESOURCE}", {"Accept": "text/turtle"}),
+                ("one resource, 304 revalidation", f"/data/{RESOURCE}.ttl", {"If-None-Match": etag})):
+            self.report["rows"].append(Row(self.label, name, self.run(tk.url + path, headers), reference,
+                                           "Oxigraph CONSTRUCT", rdflib_resource))
+
+    def queries(self, tk: Server, ox: Server, rl: Server | None) -> None:
+        for name, text in (("analytical SELECT (3 joins, FILTER, ORDER BY, LIMIT)", ANALYTICAL),
+                           ("COUNT(*)", COUNT)):
+            mine = self.query(tk, "/sparql", text, JSON, self.slow)
+            theirs = self.query(ox, "/query", text, JSON, self.slow)
+            self.report["rows"].append(Row(self.label, name, mine, theirs, "Oxigraph",
+                                           self.query(rl, "/", text, JSON, self.slow)))
+
+    def dumps(self, tk: Server, cache: Path, rl: Server | None) -> None:
+        www = self.work / "www"
+        shutil.rmtree(www, ignore_errors=True)
+        www.mkdir()
+        folder = next(p for p in cache.iterdir() if p.is_dir())
+        for ext in DUMPS:
+            for suffix in ("", ".gz"):
+                os.symlink(folder / "dumps" / f"dump.{ext}{suffix}", www / f"dump.{ext}{suffix}")
+        window = max(3.0, self.seconds / 2)
+        rdflib_dump = self.query(rl, "/", DUMP_QUERY, "application/n-triples", self.slow)
+        with nginx(self.work) as ng:
+            for ext in DUMPS:
+                for encoding in ("identity", "gzip"):
+                    headers = {"Accept-Encoding": encoding}
+                    mine = requests.get(f"{tk.url}/dump.{ext}", headers=headers, timeout=600).content
+                    theirs = requests.get(f"{ng}/dump.{ext}", headers=headers, timeout=600).content
+                    assert hashlib.sha256(mine).digest() == hashlib.sha256(theirs).digest(), ext
+                    name = f"dump .{ext}" + (" gzip" if encoding == "gzip" else "")
+                    self.report["rows"].append(Row(
+                        self.label, name, self.run(f"{tk.url}/dump.{ext}", headers, window),
+                        self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)",
+                        rdflib_dump if (ext, encoding) == ("nt", "identity") else None, "MB/s"))
+
+    def measure(self, with_rdflib: bool) -> dict:
+        data = synthetic.write(self.work / f"synthetic-{self.size}.ttl", self.size)
+        print(f"== {self.label}: {data.stat().st_size / 1e6:.1f} MB of Turtle", flush=True)
+        cache = self.work / f"cache-{self.size}"
+        shutil.rmtree(cache, ignore_errors=True)
+        ready = self.report["ready"]
+        ox = start_oxigraph(data)
+        ready["Oxigraph server (load over HTTP)"] = ox.ready
+        tk = start_tourkg(data, cache, "tourkg")
+        ready["tourkg, first start (every route answers, a dump included)"] = tk.ready
+        ready["tourkg, background preparation done (after start)"] = wait_prepared(cache)
+        stop(tk.proc)
+        tk = start_tourkg(data, cache, "tourkg")
+        ready["tourkg, restart on unchanged data"] = tk.ready
+        ready["tourkg, restart: in-memory copy swapped in (queries at full speed)"] = swapped_in(cache)
+        rl = start_rdflib_endpoint(data) if with_rdflib else None
+        if rl:
+            ready["rdflib-endpoint"] = rl.ready
+        try:
+            check_answers(tk, ox)
+            self.resources(tk, ox, rl)
+            if self.size >= 100_000:
+                self.queries(tk, ox, rl)
+            self.dumps(tk, cache, rl)
+            self.report["memory"]["tourkg (supervisor, engine, web workers)"] = pss_mb(tk.proc.pid)
+            self.report["memory"]["Oxigraph server"] = pss_mb(ox.proc.pid)
+            if rl:
+                self.report["memory"]["rdflib-endpoint"] = pss_mb(rl.proc.pid)
+        finally:
+            for server in (tk, ox, rl):
+                if server:
+                    stop(server.proc)
+        return self.report
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b else "∞"
+
+
+def fmt_result(result: Result | None, unit: str) -> str:
+    if result is None:
+        return "–"
+    if unit == "MB/s":
+        return f"{result.mbps:,.0f} MB/s"
+    tail = f", {result.errors} failed" if result.errors else ""
+    return f"{result.rps:,.0f} (p99 {result.p99:.1f} ms{tail})"
+
+
+def markdown(reports: list[dict], seconds: float, connections: int) -> str:
+    lines = [
+        "# Benchmarks", "",
+        f"Measured {date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()}; reproduce with `make bench` "
+        f"(`bench/run.py`: wrk, {connections} connections, {seconds:g} s per workload; dumps 3+ s).",
+        "One run: each ratio compares two measurements made one after the other on this shared machine.",
+        "Ratios are tourkg ÷ reference (higher is better for throughput).", "",
+    ]
+    for report in reports:
+        lines += [f"## {report['label']} triples", "",
+                  "| workload | tourkg | reference | ratio | rdflib-endpoint | tourkg ÷ rdflib-endpoint |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for row in report["rows"]:
+            mine = row.tourkg.mbps if row.unit == "MB/s" else row.tourkg.rps
+            theirs = row.reference.mbps if row.unit == "MB/s" else row.reference.rps
+            rl = "–" if row.rdflib is None else (f"{row.rdflib.rps:.2f} req/s" if row.rdflib.rps < 10 else
+                                                  f"{row.rdflib.rps:,.0f} req/s")
+            mine_rps = row.tourkg.rps
+            rl_ratio = "–" if row.rdflib is None else (ratio(mine_rps, row.rdflib.rps) if row.rdflib.rps else
+                                                       "∞ (no answer in the window)")
+            reference = f"{row.reference_name}: {fmt_result(row.reference, row.unit)}"
+            lines.append(f"| {row.workload} | {fmt_result(row.tourkg, row.unit)} | {reference} | "
+                         f"{ratio(mine, theirs)} | {rl} | {rl_ratio} |")
+        lines += ["", "| ready to serve | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in report["ready"].items()]
+        lines += ["", "| memory after the workloads (PSS of the whole process tree) | MB |", "|---|---:|"]
+        lines += [f"| {name} | {value:,.0f} |" for name, value in report["memory"].items()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 def main() -> None:
-    sections = [
-        f"# Benchmark results\n\nMeasured {date.today().isoformat()} on {platform.machine()}, "
-        f"Python {platform.python_version()}, {platform.system()}; reproduce with `make bench`.\n",
-        "## 1. Query engine\n", *bench_engines(), "",
-        "## 2. Validation\n", *bench_validate(), "",
-        "## 3. Live server (sequential requests on loopback)\n", *bench_server(), "",
-    ]
-    text = "\n".join(sections)
-    (ROOT / "bench" / "RESULTS.md").write_text(text)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-rdflib-endpoint", action="store_true")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "tourkg-bench")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool):
+            sys.exit(f"bench needs {tool} (Debian: apt-get install {tool})")
+    args.work.mkdir(parents=True, exist_ok=True)
+    reports = [Bench(size, args.work, args.seconds, args.connections).measure(not args.no_rdflib_endpoint)
+               for size in args.sizes]
+    text = markdown(reports, args.seconds, args.connections)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
     print(text)
 
 

@@ -89,12 +89,17 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
 def serve(no_validate: bool, **flags: Any) -> None:
     """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian."""
+    from tourkg.dataset import start_dataset
     from tourkg.errors import StartupError
-    from tourkg.web.server import run
+    from tourkg.ports import check_port
 
     settings = _settings(**flags).replace(validate=not no_validate)
     try:
-        run(settings)
+        check_port(settings.host, settings.port)
+        pending = start_dataset(settings)  # the engine loads while the web framework is imported
+        from tourkg.web.server import run
+
+        run(settings, pending)
     except StartupError as exc:
         click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)

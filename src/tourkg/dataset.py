@@ -5,7 +5,11 @@ other commands and the tests alike.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,50 +68,130 @@ def engine_mode(spec: str) -> tuple[str, str | None]:
     raise StartupError(f"Unknown store {spec!r}: use memory, oxigraph:DIR or sparql:URL.", 2)
 
 
+class PendingDataset:
+    """A dataset being opened: the engine loads and the SHACL gate runs, each in a process of its own,
+    while the caller goes on (the server imports its web framework meanwhile); :meth:`finish` waits."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.mode, argument = engine_mode(settings.store)
+        self.argument = argument or ""
+        self.prepared: Prepared | None = None
+        self.engine: Any = None
+        self.gate: _Gate | None = None
+        if self.mode == "remote":
+            return
+        from tourkg.engines.client import EngineProcess
+
+        try:
+            self.prepared = prepare(settings)
+        except DataError as exc:
+            raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+        disk = str(Path(self.argument).expanduser().resolve()) if self.mode == "disk" else None
+        self.engine = EngineProcess(self.prepared, self.mode, disk)
+        self.gate = _start_gate(self.prepared)
+
+    def finish(self) -> OpenDataset:
+        """The opened dataset.
+
+        :raises StartupError: unreadable input (exit code 2) or data that does not conform (exit code 1).
+        """
+        if self.mode == "remote":
+            return _open_remote(self.settings, self.argument)
+        assert self.prepared is not None
+        try:
+            _finish_gate(self.prepared, self.gate)
+            self.engine.wait_ready()
+        except DataError as exc:
+            self.engine.stop()
+            raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+        except BaseException:
+            self.engine.stop()
+            if self.gate is not None:
+                self.gate.kill()
+            raise
+        self.engine.supervise()
+        resolved = self.prepared.settings
+        return OpenDataset(resolved, self.engine.store(resolved), *_documents(resolved),
+                           prepared=self.prepared, engine=self.engine)
+
+
+def start_dataset(settings: Settings) -> PendingDataset:
+    """Start opening the dataset of ``settings`` (see :class:`PendingDataset`)."""
+    return PendingDataset(settings)
+
+
 def open_dataset(settings: Settings) -> OpenDataset:
     """Prepare and open the dataset of ``settings``.
 
     :raises StartupError: unreadable input (exit code 2) or data that does not conform (exit code 1).
     """
-    mode, argument = engine_mode(settings.store)
-    if mode == "remote":
-        return _open_remote(settings, argument or "")
-    from tourkg.engines.client import EngineProcess
+    return start_dataset(settings).finish()
+
+
+class _Gate:
+    """The SHACL validation running in a forked child: it inherits the modules already imported (rdflib),
+    so it starts in a fraction of the time a new interpreter takes, and the parent goes on meanwhile."""
+
+    def __init__(self, settings: Settings) -> None:
+        read, write = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: validate, write the verdict, leave without running any cleanup
+            os.close(read)
+            try:
+                found = _validate_here(settings)
+            except BaseException as exc:  # reported to the parent, which decides
+                found = {"error": f"{type(exc).__name__}: {exc}"}
+            with os.fdopen(write, "w") as out:
+                out.write(json.dumps(found))
+            os._exit(0)
+        os.close(write)
+        self.read = read
+
+    def verdict(self) -> dict[str, Any]:
+        with os.fdopen(self.read) as source:
+            text = source.read()
+        os.waitpid(self.pid, 0)
+        return json.loads(text or '{"error": "the validation stopped"}')
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+
+
+def _validate_here(settings: Settings) -> dict[str, Any]:
+    from tourkg.validate import validate
 
     try:
-        prepared = prepare(settings)
+        report = validate(loader.load(settings, settings.data_base_uri))
     except DataError as exc:
-        raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
-    disk = str(Path(argument).expanduser().resolve()) if argument else None
-    engine = EngineProcess(prepared, mode, disk)
-    try:
-        _gate(prepared)
-        engine.wait_ready()
-    except DataError as exc:
-        engine.stop()
-        raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
-    except BaseException:
-        engine.stop()
-        raise
-    engine.supervise()
-    resolved = prepared.settings
-    return OpenDataset(resolved, engine.store(resolved), *_documents(resolved), prepared=prepared,
-                       engine=engine)
+        return {"error": exc.message}
+    return {"conforms": report.conforms, "text": report.text}
 
 
-def _gate(prepared: Prepared) -> None:
-    """Refuse data that does not conform to the shapes; the verdict is kept with the prepared dataset,
-    so unchanged data is validated once."""
+def _start_gate(prepared: Prepared) -> _Gate | None:
+    """Start the SHACL validation, unless disabled, shapeless or already decided for this content (the
+    verdict is kept with the prepared dataset)."""
+    settings = prepared.settings
+    if not settings.validate or not settings.shapes or prepared.record.get("validation") is not None:
+        return None
+    return _Gate(settings)
+
+
+def _finish_gate(prepared: Prepared, gate: _Gate | None) -> None:
+    """Refuse data that does not conform to the shapes."""
     settings = prepared.settings
     if not settings.validate or not settings.shapes:
         return
     verdict = prepared.record.get("validation")
-    if verdict is None:
-        from tourkg.validate import validate
-
-        report = validate(loader.load(settings, settings.data_base_uri))
-        verdict = {"conforms": report.conforms, "text": report.text}
+    if gate is not None:
+        found = gate.verdict()
+        if "error" in found:
+            raise DataError(found["error"])
+        verdict = {"conforms": found["conforms"], "text": found["text"]}
         prepared.save_record(validation=verdict)
+    assert verdict is not None
     if not verdict["conforms"]:
         raise StartupError("The data does not conform to the shapes; refusing to start "
                            "(use --no-validate to serve it anyway).\n\n" + verdict["text"], 1)

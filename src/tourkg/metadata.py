@@ -192,9 +192,14 @@ def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = PAGE
     for title, cls in wanted:
         # Things with a position (the visits) in that order, as a reader follows the itinerary; the
         # rest alphabetically.
-        rows = store.select(f"SELECT ?s (MIN(?p) AS ?position) WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) "
-                            f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s "
-                            f"ORDER BY (!BOUND(?position)) ?position ?s LIMIT {limit}")
+        total = classes.get(cls, 0)
+        if total <= limit * 4:
+            rows = store.select(f"SELECT ?s (MIN(?p) AS ?position) WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) "
+                                f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s "
+                                f"ORDER BY (!BOUND(?position)) ?position ?s LIMIT {limit}")
+        else:  # a large class: its first members, without grouping all of them by position
+            rows = store.select(f"SELECT ?s WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) }} ORDER BY ?s "
+                                f"LIMIT {limit}")
         index = Index(store.labels([str(r["s"]) for r in rows]).quads())
         entries = []
         for r in rows:
@@ -203,7 +208,7 @@ def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = PAGE
             entries.append(((position is None, float(position) if position is not None else 0.0,
                              link.text.casefold()), link))
         entries.sort(key=lambda entry: entry[0])
-        total = classes.get(cls, len(entries))
+        total = total or len(entries)
         more = iris.list_path(cls, str(RDF.type), incoming=True) if total > len(entries) else None
         found.append(EntryPoint(title, cls, tuple(link for _key, link in entries), total, more))
     return found

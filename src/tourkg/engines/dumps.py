@@ -26,9 +26,10 @@ import pyoxigraph as ox
 
 from tourkg import jsonld
 
-#: file extension → pyoxigraph format name, in the order the background renderer prepares them (N-Quads
-#: first: it is also what a restarting engine reloads and where the used prefixes are looked up).
-ENGINE_FORMATS = {"nq": "N_QUADS", "nt": "N_TRIPLES", "ttl": "TURTLE", "trig": "TRIG", "jsonld": "JSON_LD",
+#: file extension → pyoxigraph format name, in the order the background renderer prepares them:
+#: N-Triples first (the dump most asked for), then N-Quads (what a restarting engine reloads, and where
+#: the prefixes in use are looked up).
+ENGINE_FORMATS = {"nt": "N_TRIPLES", "nq": "N_QUADS", "ttl": "TURTLE", "trig": "TRIG", "jsonld": "JSON_LD",
                   "rdf": "RDF_XML"}
 DATASET_EXTENSIONS = ("nq", "trig")
 #: N-Quads with the merge of the named graphs in the default graph: what to load into an engine whose

@@ -28,6 +28,9 @@ from tourkg.store import Store
 
 #: Most representations kept in memory by ``Publisher.cached`` (per web worker).
 CACHE_SIZE = 4096
+#: The origin documents that name the server's own are rendered with; no request can come from it (the
+#: ``.invalid`` top-level domain is reserved, RFC 2606).
+ORIGIN_PLACEHOLDER = "http://origin.tourkg.invalid/"
 
 
 @dataclass
@@ -79,6 +82,13 @@ class Publisher:
                 self._cache.popitem(last=False)
         return value
 
+    def for_origin(self, key: Any, render: Any, site: str) -> bytes:
+        """A document naming the server's own origin (the landing page, VoID, the sitemap): rendered
+        once with a placeholder origin, shared between workers and restarts like a page, then given the
+        origin this request came to (``render(origin)`` returns the bytes)."""
+        body = self.cached(("any-origin", *key), lambda: render(ORIGIN_PLACEHOLDER), shared=True)
+        return body.replace(ORIGIN_PLACEHOLDER.encode(), site.encode())
+
     def _compute(self, key: Any, compute: Any, shared: bool) -> Any:
         if not shared or self.repr_folder is None:
             return compute()
@@ -96,6 +106,14 @@ class Publisher:
         except OSError:  # a full disk costs speed, not correctness
             pass
         return value
+
+    @classmethod
+    def of(cls, dataset: OpenDataset, store: Store | None = None) -> Publisher:
+        """The publisher of an opened dataset (``store`` replaces its store, for tests)."""
+        remote = dataset.prepared is None
+        return cls(settings=dataset.settings, store=store or dataset.store,
+                   iris=IriMap(dataset.settings.base_uri), shapes=dataset.shapes, ontology=dataset.ontology,
+                   repr_folder=dataset.repr_folder, ttl=60.0 if remote else None, dataset=dataset)
 
     def close(self) -> None:
         """Stop what this publisher started (the engine process of its dataset)."""
@@ -115,11 +133,7 @@ def build_publisher(settings: Settings, store: Store | None = None) -> Publisher
 
     :raises StartupError: unreadable input (exit code 2) or non-conforming data (exit code 1).
     """
-    dataset = open_dataset(settings)
-    remote = dataset.prepared is None
-    return Publisher(settings=dataset.settings, store=store or dataset.store,
-                     iris=IriMap(dataset.settings.base_uri), shapes=dataset.shapes, ontology=dataset.ontology,
-                     repr_folder=dataset.repr_folder, ttl=60.0 if remote else None, dataset=dataset)
+    return Publisher.of(open_dataset(settings), store)
 
 
 _CORS_HEADERS = {

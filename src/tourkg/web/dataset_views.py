@@ -6,6 +6,7 @@ ETag, so repeated downloads cost a hash comparison.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, url_for
@@ -48,24 +49,27 @@ _DOCUMENT_TEXT = {
 }
 
 
-def _render_document(key: str, graph: Graph) -> bytes:
+def _render_document(key: str, graph: Graph, site: str) -> bytes:
     title, intro = _DOCUMENT_TEXT[key]
     triples = sorted(graph, key=str)
     jsonld = {"@context": "https://schema.org", "@type": "Dataset" if key == "void" else "CreativeWork",
               "name": title if key != "void" else publisher().settings.title, "description": intro,
-              "url": request.base_url}
+              "url": site + request.path.lstrip("/")}
     return render_template("document.html", lang="en", title=title, intro=intro, path=request.path,
                            formats=RDF_OFFERS, outline=outline(triples, publisher().iris),
                            jsonld=jsonld).encode()
 
 
-def _graph_document(key: str, graph_of: object, fmt: Format) -> Response:
+def _graph_document(key: str, graph_of: Callable[[str], Graph], fmt: Format) -> Response:
+    """A small RDF document (VoID, shapes, ontology) in ``fmt`` or as HTML; ``graph_of(site)`` builds it
+    for the serving origin ``site``."""
     pub = publisher()
     if fmt is formats.HTML:
-        body = pub.cached((key, request.host_url, "html"), lambda: _render_document(key, graph_of()))  # type: ignore[operator]
+        body = pub.for_origin((key, "html"), lambda site: _render_document(key, graph_of(site), site),
+                              request.host_url)
         links = alternates((f, f"{request.path}?format={f.extension}") for f in RDF_OFFERS)
         return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
-    body = pub.cached((key, request.host_url, fmt.name), lambda: _serialize(graph_of(), fmt))  # type: ignore[operator]
+    body = pub.for_origin((key, fmt.name), lambda site: _serialize(graph_of(site), fmt), request.host_url)
     return representation(body, fmt.content_type, vary=("Accept",))
 
 
@@ -75,17 +79,16 @@ def index() -> Response:
 
     In English only: its text is not translated, so Spanish labels inside it would be mislabelled."""
     pub = publisher()
-    body = pub.cached(("index", request.host_url), lambda: _render_index(LANGUAGES[0]))
+    body = pub.for_origin(("index",), lambda site: _render_index(LANGUAGES[0], site), request.host_url)
     return representation(body, formats.HTML.content_type, headers={"Content-Language": LANGUAGES[0]},
                           links=[("/.well-known/void", "describedby", TURTLE.media_type)])
 
 
-def _render_index(lang: str) -> bytes:
+def _render_index(lang: str, site: str) -> bytes:
     pub = publisher()
     settings = pub.settings
     queries = [(e.title, e.text, "/sparql?" + urlencode({"query": e.text}))
                for e in examples(settings.examples)]
-    site = request.host_url
     downloads = [{"@type": "DataDownload", "encodingFormat": f.media_type,
                   "contentUrl": f"{site}dump.{f.extension}"} for f in _DUMPS.values()]
     jsonld = {"@context": "https://schema.org", "@type": "Dataset", "@id": metadata.dataset_iri(site),
@@ -115,8 +118,8 @@ def void() -> Response:
     """VoID + DCAT description (Turtle unless the client asks for another RDF syntax)."""
     pub = publisher()
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
-    return _graph_document("void", lambda: metadata.void_graph(pub.store, pub.iris, pub.settings,
-                                                               request.host_url), fmt)
+    return _graph_document("void", lambda site: metadata.void_graph(pub.store, pub.iris, pub.settings, site),
+                           fmt)
 
 
 @bp.get("/ontology")
@@ -127,7 +130,7 @@ def ontology() -> Response:
         raise NotFound("No ontology is published with this dataset (tourkg serve --ontology FILE adds one).")
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
     if fmt is not formats.HTML:
-        return _graph_document("ontology", lambda: pub.ontology, fmt)
+        return _graph_document("ontology", lambda _site: pub.ontology, fmt)
     body = pub.cached(("ontology-html",), _render_ontology, pinned=True)
     links = alternates((f, f"/ontology?format={f.extension}") for f in RDF_OFFERS)
     return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
@@ -148,7 +151,7 @@ def _render_ontology() -> bytes:
 def shapes() -> Response:
     """The SHACL shapes the data is validated with (Turtle unless asked otherwise)."""
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
-    return _graph_document("shapes", lambda: publisher().shapes, fmt)
+    return _graph_document("shapes", lambda _site: publisher().shapes, fmt)
 
 
 #: Most URLs in one sitemap file (sitemaps.org protocol 0.9); past it, /sitemap.xml is a sitemap index.
@@ -160,7 +163,7 @@ def sitemap() -> Response:
     """Every page URL (sitemaps.org protocol 0.9): one sitemap, or an index of sitemaps of
     :data:`SITEMAP_SIZE` URLs each for a large dataset."""
     pub = publisher()
-    body = pub.cached(("sitemap", request.host_url), lambda: _render_sitemap(None))
+    body = pub.for_origin(("sitemap",), lambda site: _render_sitemap(None, site), request.host_url)
     return representation(body, "application/xml; charset=utf-8")
 
 
@@ -171,7 +174,7 @@ def sitemap_part(number: int) -> Response:
     total = len(_sitemap_paths())
     if total <= SITEMAP_SIZE or not 1 <= number <= (total - 1) // SITEMAP_SIZE + 1:
         raise NotFound(f"There is no sitemap part {number}; /sitemap.xml lists them.")
-    body = pub.cached(("sitemap", request.host_url, number), lambda: _render_sitemap(number))
+    body = pub.for_origin(("sitemap", number), lambda site: _render_sitemap(number, site), request.host_url)
     return representation(body, "application/xml; charset=utf-8")
 
 
@@ -184,8 +187,8 @@ def _sitemap_paths() -> list[str]:
     return pub.cached(("sitemap-paths",), paths, pinned=True)
 
 
-def _render_sitemap(number: int | None) -> bytes:
-    site = request.host_url.rstrip("/")
+def _render_sitemap(number: int | None, origin: str) -> bytes:
+    site = origin.rstrip("/")
     paths = _sitemap_paths()
     if number is None and len(paths) > SITEMAP_SIZE:
         parts = [f"/sitemap-{n}.xml" for n in range(1, (len(paths) - 1) // SITEMAP_SIZE + 2)]

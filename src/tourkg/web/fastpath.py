@@ -16,6 +16,7 @@ callable returning prepared bytes answers about 50,000 requests/s under granian,
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -76,7 +77,7 @@ class FastPath:
     """WSGI middleware in front of the Flask app (see the module docstring)."""
 
     def __init__(self, app: Callable[..., Any], *, forwarded: bool = False, max_bytes: int = 64 << 20,
-                 max_entry: int = 4 << 20) -> None:
+                 max_entry: int = 1 << 20) -> None:
         self.app = app
         self.forwarded = forwarded
         self.max_bytes, self.max_entry = max_bytes, max_entry
@@ -141,7 +142,11 @@ class FastPath:
             return body
         try:
             path = next((v for k, v in headers if k == FILE), None)
-            data = None if path else b"".join(body)
+            if path is not None and os.path.getsize(path) <= self.max_entry:
+                with open(path, "rb") as handle:  # a small file is sent as bytes, like any other answer
+                    data, path = handle.read(), None
+            else:
+                data = None if path else b"".join(body)
         finally:
             close = getattr(body, "close", None)
             if close is not None:

@@ -11,7 +11,6 @@ answers about 50,000 requests/s under granian and 6,800 under gunicorn's workers
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import sys
@@ -20,8 +19,9 @@ import time
 from typing import Any
 
 from tourkg.config import Settings
-from tourkg.errors import StartupError
-from tourkg.web import create_app, publisher
+from tourkg.dataset import PendingDataset
+from tourkg.ports import check_port, url_host
+from tourkg.web import Publisher, create_app
 from tourkg.web.fastpath import FastPath
 
 #: Most bytes granian buffers while reading a request head (HTTP/1 ``max_buffer_size``): URLs past 8 KB
@@ -38,16 +38,17 @@ CONNECTIONS = 1024
 KEEP_ALIVE_MS = 5000
 
 
-def wsgi_app(settings: Settings) -> tuple[Any, Any]:
-    """The WSGI callable served (fast path in front of Flask) and the publisher behind it."""
-    app = create_app(settings)
-    with app.app_context():
-        pub = publisher()
-    return FastPath(app, forwarded=settings.proxy_hops > 0), pub
+def wsgi_app(pub: Publisher) -> Any:
+    """The WSGI callable served: the fast path in front of the Flask app, warmed up before the web
+    workers fork so that they inherit compiled templates instead of each compiling its own."""
+    app = create_app(pub.settings, publisher_=pub)
+    for name in app.jinja_env.list_templates(extensions=("html", "xml")):
+        app.jinja_env.get_template(name)
+    return FastPath(app, forwarded=pub.settings.proxy_hops > 0)
 
 
-def run(settings: Settings) -> None:
-    """Prepare the dataset, start the engine and serve until interrupted.
+def run(settings: Settings, pending: PendingDataset) -> None:
+    """Finish opening the dataset (the engine has been loading meanwhile) and serve until interrupted.
 
     :raises StartupError: when the data cannot be loaded or does not conform, or the port is taken.
     """
@@ -56,8 +57,8 @@ def run(settings: Settings) -> None:
     from granian.log import LogLevels
     from granian.server import Server
 
-    check_port(settings.host, settings.port)
-    app, pub = wsgi_app(settings)
+    pub = Publisher.of(pending.finish())
+    app = wsgi_app(pub)
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
     server = Server(
         "tourkg", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
@@ -82,38 +83,10 @@ def _announce(settings: Settings, wait: float = 60.0) -> None:
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((settings.host, settings.port), timeout=1):
-                print(f"tourkg: serving on http://{_url_host(settings.host)}:{settings.port}/", flush=True)
+                print(f"tourkg: serving on http://{url_host(settings.host)}:{settings.port}/", flush=True)
                 return
         except OSError:
             time.sleep(0.02)
-
-
-def _url_host(host: str) -> str:
-    """``host`` as it goes in a URL (an IPv6 address in brackets)."""
-    return f"[{host}]" if ":" in host else host
-
-
-def check_port(host: str, port: int) -> None:
-    """Fail at once, with a clear message, when ``host:port`` cannot be listened on (taken, or not an
-    address of this machine). The check binds without ``SO_REUSEPORT``, so another server's listener
-    is found even when it shares ports.
-
-    :raises StartupError: exit code 2.
-    """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        probe = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise StartupError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.", 2) from None
-    try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no owner
-        probe.bind(address)
-    except OSError as exc:
-        reason = "it is already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
-        raise StartupError(f"Cannot listen on {host}:{port}: {reason}. Stop the other server or choose "
-                           "another port with --port.", 2) from None
-    finally:
-        probe.close()
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m tourkg.web.server is not an entry point
