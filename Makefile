@@ -25,7 +25,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# The benchmark needs wrk and nginx (Debian: apt-get install wrk nginx) and rdflib-endpoint, the slowest
+# reference, installed here.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
 clean:

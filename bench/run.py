@@ -386,6 +386,35 @@ class Bench:
         return self.report
 
 
+def tour_ready(work: Path, runs: int = 5) -> dict[str, float]:
+    """The tour, SHACL included: medians of ``runs`` first starts (an empty cache each time) and of
+    ``runs`` restarts, until every route answers."""
+    import statistics
+
+    def once(cache: Path) -> float:
+        port = free_port()
+        started = time.monotonic()
+        command = [str(BIN / "tourkg"), "serve", "--port", str(port), "--cache-dir", str(cache)]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(lambda: requests.get(url + "/", timeout=5).status_code == 200, 60, 0.005)
+            for path in ("/page/country/panama", "/data/country/panama.ttl", "/id/country/panama",
+                         "/.well-known/void", "/sparql?query=" + quote("ASK { ?s ?p ?o }"), "/dump.nt"):
+                requests.get(url + path, allow_redirects=False, timeout=30).raise_for_status()
+            return time.monotonic() - started
+        finally:
+            stop(proc)
+
+    cold = []
+    for _ in range(runs):
+        shutil.rmtree(work / "tour-cache", ignore_errors=True)
+        cold.append(once(work / "tour-cache"))
+    warm = [once(work / "tour-cache") for _ in range(runs)]
+    return {f"the tour, first start, SHACL included (median of {runs})": statistics.median(cold),
+            f"the tour, restart (median of {runs})": statistics.median(warm)}
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "∞"
 
@@ -399,7 +428,7 @@ def fmt_result(result: Result | None, unit: str) -> str:
     return f"{result.rps:,.0f} (p99 {result.p99:.1f} ms{tail})"
 
 
-def markdown(reports: list[dict], seconds: float, connections: int) -> str:
+def markdown(reports: list[dict], seconds: float, connections: int, tour: dict[str, float]) -> str:
     lines = [
         "# Benchmarks", "",
         f"Measured {date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -408,6 +437,9 @@ def markdown(reports: list[dict], seconds: float, connections: int) -> str:
         "One run: each ratio compares two measurements made one after the other on this shared machine.",
         "Ratios are tourkg ÷ reference (higher is better for throughput).", "",
     ]
+    if tour:
+        lines += ["## The tour", "", "| ready: every route answers | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {value:.2f} |" for name, value in tour.items()] + [""]
     for report in reports:
         lines += [f"## {report['label']} triples", "",
                   "| workload | tourkg | reference | ratio | rdflib-endpoint | tourkg ÷ rdflib-endpoint |",
@@ -437,6 +469,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--no-rdflib-endpoint", action="store_true")
+    parser.add_argument("--no-tour", action="store_true", help="skip the tour's start-up times")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "tourkg-bench")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
@@ -446,7 +479,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     reports = [Bench(size, args.work, args.seconds, args.connections).measure(not args.no_rdflib_endpoint)
                for size in args.sizes]
-    text = markdown(reports, args.seconds, args.connections)
+    tour = {} if args.no_tour else tour_ready(args.work)
+    text = markdown(reports, args.seconds, args.connections, tour)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)

@@ -53,10 +53,13 @@ def _namespace(iri: str) -> str:
     return iri[: cut + 1]
 
 
-def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Graph:
+def void_graph(store: Store, iris: IriMap, settings: Settings, site: str,
+               entries: list[EntryPoint] | None = None) -> Graph:
     """The VoID + DCAT description of the served dataset.
 
     :param site: the serving origin (``http://host:port/``), so endpoint and dump links resolve here.
+    :param entries: the landing page's entry points, when already known (their first items are VoID's
+        example resources).
     """
     stats = store.stats()
     graph = Graph()
@@ -82,7 +85,7 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str) -> Gra
         graph.add((ds, DCT.publisher, publisher))
         graph.add((publisher, RDF.type, FOAF.Organization))
         graph.add((publisher, FOAF.name, Literal(settings.publisher)))
-    for example in example_resources(store, iris)[:3]:
+    for example in example_resources(store, iris, entries)[:3]:
         graph.add((ds, VOID.exampleResource, URIRef(example)))
     for vocabulary in sorted({_namespace(i) for i in (*stats.classes, *stats.properties)}):
         graph.add((ds, VOID.vocabulary, URIRef(vocabulary)))
@@ -214,9 +217,10 @@ def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = PAGE
     return found
 
 
-def example_resources(store: Store, iris: IriMap) -> list[str]:
-    """A few resources to show first (VoID ``exampleResource``)."""
-    return [item.iri for entry in entry_points(store, iris, limit=1) for item in entry.items]
+def example_resources(store: Store, iris: IriMap, entries: list[EntryPoint] | None = None) -> list[str]:
+    """A few resources to show first (VoID ``exampleResource``): the first entry point of each class."""
+    entries = entry_points(store, iris) if entries is None else entries
+    return [entry.items[0].iri for entry in entries if entry.items]
 
 
 def page_iris(store: Store, iris: IriMap) -> list[str]:

@@ -6,6 +6,7 @@ ETag, so repeated downloads cost a hash comparison.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -94,9 +95,17 @@ def _render_index(lang: str, site: str) -> bytes:
     jsonld = {"@context": "https://schema.org", "@type": "Dataset", "@id": metadata.dataset_iri(site),
               "name": settings.title, "description": settings.description, "url": site,
               "distribution": downloads, **({"license": settings.license} if settings.license else {})}
+    entries = _entry_points(lang)  # first: the engine finishes its statistics meanwhile
     return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
-                           entries=metadata.entry_points(pub.store, pub.iris, lang), dumps=_DUMPS.values(),
-                           settings=settings, site=site).encode()
+                           entries=entries, dumps=_DUMPS.values(), settings=settings, site=site).encode()
+
+
+def _entry_points(lang: str) -> list[metadata.EntryPoint]:
+    """The landing page's entry points, computed once per dataset (VoID takes its examples from them)."""
+    pub = publisher()
+    found = pub.cached(("entry-points", lang), lambda: pickle.dumps(
+        metadata.entry_points(pub.store, pub.iris, lang)), shared=True)
+    return pickle.loads(found)  # noqa: S301 - our own bytes, from the prepared folder
 
 
 @bp.get("/dump.<extension>")
@@ -118,8 +127,8 @@ def void() -> Response:
     """VoID + DCAT description (Turtle unless the client asks for another RDF syntax)."""
     pub = publisher()
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
-    return _graph_document("void", lambda site: metadata.void_graph(pub.store, pub.iris, pub.settings, site),
-                           fmt)
+    return _graph_document("void", lambda site: metadata.void_graph(pub.store, pub.iris, pub.settings, site,
+                                                                    _entry_points(LANGUAGES[0])), fmt)
 
 
 @bp.get("/ontology")
