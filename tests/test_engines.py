@@ -168,3 +168,39 @@ def test_remote_store_infers_the_namespace_when_none_is_given(generic, tmp_path)
             running_server("--store", f"sparql:{endpoint}", "--data", str(generic)) as url:
         response = requests.get(url + "/id/person/ada", allow_redirects=False, timeout=30)
         assert response.status_code == 303
+
+
+@pytest.fixture(scope="module")
+def two_graphs(tmp_path_factory):
+    """A dataset of two files (two graphs) with no triple in both: the union needs no stored merge."""
+    folder = tmp_path_factory.mktemp("two-graphs")
+    (folder / "first.ttl").write_text("".join(f"<http://example.org/id/a/{n}> <http://example.org/p> {n} .\n"
+                                              for n in range(30)))
+    (folder / "second.ttl").write_text("".join(f"<http://example.org/id/b/{n}> <http://example.org/p> {n} .\n"
+                                               for n in range(12)))
+    return folder
+
+
+def count(url: str, query: str) -> int:
+    response = requests.post(url + "/sparql", data={"query": query}, headers=JSON, timeout=30)
+    assert response.status_code == 200, response.text
+    return int(response.json()["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.mark.parametrize("engine", ["memory", "oxigraph", "sparql"])
+def test_from_selects_its_graph_on_every_engine(two_graphs, engine, tmp_path):
+    graph = "http://example.org/id/graph/second"
+    args = ["--data", str(two_graphs / "first.ttl"), "--data", str(two_graphs / "second.ttl")]
+    with contextlib.ExitStack() as stack:
+        if engine == "oxigraph":
+            args += ["--store", f"oxigraph:{tmp_path / 'store'}"]
+        elif engine == "sparql":
+            nquads = tmp_path / "two.nq"
+            command = [sys.executable, "-m", "tourkg", "dump", "--format", "nq", "-o", str(nquads), *args]
+            subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+            endpoint = stack.enter_context(oxigraph_server(nquads))
+            args += ["--store", f"sparql:{endpoint}"]
+        url = stack.enter_context(running_server(*args))
+        assert count(url, "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }") == 42
+        assert count(url, f"SELECT (COUNT(*) AS ?n) FROM <{graph}> {{ ?s ?p ?o }}") == 12
+        assert count(url, f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> {{ GRAPH ?g {{ ?s ?p ?o }} }}") == 12

@@ -31,7 +31,24 @@ def test_replayed_answer_is_the_first_one(live_url, path):
     assert again.headers["Content-Type"] == first.headers["Content-Type"]
 
 
-def test_conditional_request_on_a_replayed_answer_is_304(live_url):
+@pytest.fixture(scope="module")
+def one_worker_url():
+    """One web worker: a second request is necessarily answered by the fast path the first one filled."""
+    from conftest import running_server
+
+    with running_server("--workers", "1") as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/page/country/panama", "/dump.nt", "/id/country/panama", "/"])
+def test_one_worker_replays_with_the_same_headers(one_worker_url, path):
+    answers = [requests.get(one_worker_url + path, allow_redirects=False, timeout=30) for _ in range(3)]
+    assert len({a.content for a in answers}) == 1
+    assert len({tuple(sorted((k, v) for k, v in a.headers.items() if k != "Date")) for a in answers}) == 1
+
+
+def test_conditional_request_on_a_replayed_answer_is_304(one_worker_url):
+    live_url = one_worker_url
     url = live_url + "/page/country/panama"
     etag = requests.get(url, timeout=30).headers["ETag"]
     for _ in range(2):
@@ -48,7 +65,8 @@ def test_if_modified_since_on_a_replayed_answer_is_304(live_url):
 
 
 @pytest.mark.parametrize("path", ["/page/country/panama", "/dump.nq", "/id/country/panama"])
-def test_head_has_the_headers_of_get_and_no_body(live_url, path):
+def test_head_has_the_headers_of_get_and_no_body(one_worker_url, path):
+    live_url = one_worker_url
     same = {"Accept-Encoding": "identity"}
     for _ in range(2):
         head = requests.head(live_url + path, allow_redirects=False, timeout=30, headers=same)

@@ -92,11 +92,12 @@ def test_void_lists_no_resource_in_full(big_url):
     assert len(body.splitlines()) < 1000
 
 
-def test_large_sitemap_is_an_index_of_parts(big):
+def test_large_sitemap_is_an_index_of_parts(big, tmp_path):
     from tourkg.config import build_settings
     from tourkg.web import build_publisher, create_app, dataset_views
 
-    settings = build_settings({"data": [str(big)]})
+    # A cache of its own: the small parts rendered here must not be served by the other tests' server.
+    settings = build_settings({"data": [str(big)], "cache_dir": str(tmp_path)})
     publisher = build_publisher(settings)
     try:
         client = create_app(settings, publisher_=publisher).test_client()

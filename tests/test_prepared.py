@@ -90,9 +90,39 @@ def test_rendered_pages_are_shared_between_workers_and_restarts(tmp_path):
     with running_server("--cache-dir", str(cache)) as url:
         first = requests.get(url + "/page/country/panama", timeout=30)
     folder = next(p for p in cache.iterdir() if p.is_dir())
-    assert any((folder / "repr").iterdir())
+    kept = [p for p in (folder / "repr").rglob("*") if p.is_file() and p.read_bytes() == first.content]
+    assert len(kept) == 1
+    kept[0].write_bytes(first.content.replace(b"</body>", b"<!-- kept --></body>"))
+    with running_server("--cache-dir", str(cache)) as url:  # read back, not rendered again
+        assert b"<!-- kept -->" in requests.get(url + "/page/country/panama", timeout=30).content
+
+
+def test_pages_are_rendered_again_when_what_they_show_changes(tmp_path):
+    cache = tmp_path / "cache"
     with running_server("--cache-dir", str(cache)) as url:
-        assert requests.get(url + "/page/country/panama", timeout=30).content == first.content
+        requests.get(url + "/", timeout=30)
+    with running_server("--cache-dir", str(cache), "--title", "Another title") as url:
+        assert "Another title" in requests.get(url + "/", timeout=30).text
+
+
+def test_a_prepared_folder_in_use_is_never_removed(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(prepare_module, "KEEP", 1)
+    first = tmp_path / "first.ttl"
+    first.write_text("<http://example.org/id/a/1> <http://example.org/p> 1 .\n")
+    held = prepare(settings_for(first, cache))
+    handle = prepare_module.hold(held.folder)
+    old = time.time() - 3600
+    os.utime(held.folder, (old, old))
+    second = tmp_path / "second.ttl"
+    second.write_text("<http://example.org/id/a/2> <http://example.org/p> 2 .\n")
+    prepare(settings_for(second, cache))
+    assert held.folder.exists()
+    handle.close()
+    third = tmp_path / "third.ttl"
+    third.write_text("<http://example.org/id/a/3> <http://example.org/p> 3 .\n")
+    prepare(settings_for(third, cache))
+    assert not held.folder.exists()
 
 
 def test_old_prepared_folders_are_removed(tmp_path, monkeypatch):

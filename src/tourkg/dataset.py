@@ -19,7 +19,7 @@ from rdflib import Graph
 from tourkg import loader
 from tourkg.config import Settings
 from tourkg.errors import DataError, StartupError
-from tourkg.prepare import Prepared, prepare
+from tourkg.prepare import Prepared, hold, prepare
 from tourkg.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class OpenDataset:
     ontology: Graph
     prepared: Prepared | None = None
     engine: Any = None  # engines.client.EngineProcess for the local engines
+    hold: Any = None  # the open file that marks the prepared folder as in use
     _closed: bool = field(default=False, repr=False)
 
     @property
@@ -53,6 +54,8 @@ class OpenDataset:
         self.store.close()
         if self.engine is not None:
             self.engine.stop()
+        if self.hold is not None:
+            self.hold.close()
 
 
 def engine_mode(spec: str) -> tuple[str, str | None]:
@@ -87,6 +90,7 @@ class PendingDataset:
             self.prepared = prepare(settings)
         except DataError as exc:
             raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+        self.hold = hold(self.prepared.folder)  # kept open while served: never evicted meanwhile
         disk = str(Path(self.argument).expanduser().resolve()) if self.mode == "disk" else None
         self.engine = EngineProcess(self.prepared, self.mode, disk)
         self.gate = _start_gate(self.prepared)
@@ -104,16 +108,18 @@ class PendingDataset:
             self.engine.wait_ready()
         except DataError as exc:
             self.engine.stop()
+            self.hold.close()
             raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
         except BaseException:
             self.engine.stop()
             if self.gate is not None:
                 self.gate.kill()
+            self.hold.close()
             raise
         self.engine.supervise()
         resolved = self.prepared.settings
         return OpenDataset(resolved, self.engine.store(resolved), *_documents(resolved),
-                           prepared=self.prepared, engine=self.engine)
+                           prepared=self.prepared, engine=self.engine, hold=self.hold)
 
 
 def start_dataset(settings: Settings) -> PendingDataset:
@@ -152,12 +158,15 @@ class _Gate:
         with os.fdopen(self.read) as source:
             text = source.read()
         os.waitpid(self.pid, 0)
+        self.pid = 0  # reaped: the number may belong to another process from now on
         return json.loads(text or '{"error": "the validation stopped"}')
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
+        if self.pid:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            self.pid = 0
 
 
 def _validate_here(settings: Settings) -> dict[str, Any]:

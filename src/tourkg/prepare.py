@@ -10,11 +10,12 @@ in any input (or another tourkg version) gives another key and so a fresh folder
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,13 +147,31 @@ def file_digest(path: Path, root: Path) -> str:
     return digest.hexdigest()
 
 
+IN_USE = ".in-use"
+
+
+def hold(folder: Path) -> Any:
+    """Mark ``folder`` as in use for as long as the returned file stays open (a shared lock: any number
+    of servers may use one prepared dataset; eviction needs the lock to itself)."""
+    handle = (folder / IN_USE).open("a")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    return handle
+
+
 def _evict(root: Path, keep: Path) -> None:
-    """Remove prepared folders beyond the :data:`KEEP` most recently used (not ``keep``, and not one a
-    running server holds: its engine touches ``meta.json`` and its folder each start)."""
-    folders = sorted((p for p in root.iterdir() if p.is_dir() and p != keep),
-                     key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in folders[KEEP - 1:]:
-        if time.time() - old.stat().st_mtime > 60:
+    """Remove prepared folders beyond the :data:`KEEP` most recently used, never ``keep`` nor one that a
+    running server, ``tourkg dump`` or ``tourkg query`` holds (see :func:`hold`)."""
+    folders = []
+    for path in root.iterdir():
+        with contextlib.suppress(OSError):  # another process may be removing it right now
+            if path.is_dir() and path != keep:
+                folders.append((path.stat().st_mtime, path))
+    for _mtime, old in sorted(folders, reverse=True)[KEEP - 1:]:
+        with contextlib.suppress(OSError), (old / IN_USE).open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # in use
             shutil.rmtree(old, ignore_errors=True)
 
 

@@ -217,15 +217,19 @@ class EngineStore:
         request = query_request(text, formats, default_graphs, named_graphs,
                                 self.max_rows if max_rows is None else max_rows, self.prefixes)
         deadline = time.monotonic() + limit
-        while True:
+        for attempt in range(2):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise timeout_error(limit)
+                break
             try:
                 status, payload, detail = self._call("query", request, remaining, wait=remaining, retry=False)
             except _Cut:
+                if attempt:  # cut twice: the query itself may be what stops the engine; not a third time
+                    raise EngineUnavailable("The query engine stopped twice while answering this query; it "
+                                            "may be what stops it. Narrow it down, or try again.") from None
                 continue  # the engine stopped: this query's own overrun (then no time is left), or another's
             return outcome(status, payload, detail, formats, text)
+        raise timeout_error(limit)
 
     # -- look-ups ------------------------------------------------------------------------------------
     def select(self, text: str) -> list[dict[str, Node]]:
@@ -260,7 +264,7 @@ class EngineStore:
         if self._stats is None:
             found = self._call("stats")
             self._stats = Stats(triples=found["triples"], quads=found["quads"], graphs=tuple(found["graphs"]),
-                                classes=found["classes"], properties=found["properties"] or {},
+                                classes=found["classes"] or {}, properties=found["properties"] or {},
                                 subjects=found["subjects"] or 0, objects=found["objects"] or 0,
                                 graph_sizes=found["graph_sizes"] or {})
         return self._stats
@@ -289,9 +293,12 @@ class _Cut(Exception):
 def query_request(text: str, chosen: QueryFormats, default_graphs: list[str] | None,
                   named_graphs: list[str] | None, max_rows: int, prefixes: dict[str, str]) -> dict[str, Any]:
     """A user query as the engine (and the remote forwarder) takes it."""
+    from tourkg.sparql import scan
+
     protocol_dataset = default_graphs is not None or named_graphs is not None
     return {
         "query": text,
+        "has_from": scan(text).has_from,
         "default_graphs": list(default_graphs or []) if protocol_dataset else None,
         "named_graphs": list(named_graphs or []) if protocol_dataset else None,
         "results_format": chosen.results.engine if chosen.results else None,

@@ -52,7 +52,8 @@ def _side(store: ox.Store, node: ox.NamedNode, incoming: bool,
     """One direction of a resource's statements, at most ``limit`` distinct values per predicate, and
     the total of each predicate that was cut short."""
     direction = "in" if incoming else "out"
-    first = _named(islice(_pattern(store, node, incoming), DIRECT_CAP + 1))
+    named = (q for q in _pattern(store, node, incoming) if not isinstance(q.graph_name, ox.DefaultGraph))
+    first = list(islice(named, DIRECT_CAP + 1))
     if len(first) <= DIRECT_CAP:
         by_predicate: dict[Any, dict[Any, list[ox.Quad]]] = defaultdict(lambda: defaultdict(list))
         for q in first:

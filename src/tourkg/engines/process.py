@@ -42,6 +42,8 @@ EXIT_DATA = 2
 #: Marker file of a finished on-disk store (the prepared snapshot, or ``--store oxigraph:DIR``).
 MARKER = "tourkg-dataset.json"
 _WATCHDOG_TICK = 0.02
+#: Longest wait for the statistics computed after start-up (a second or two on a million triples).
+STATS_WAIT = 300.0
 
 
 def log(message: str) -> None:
@@ -159,9 +161,11 @@ class Engine:
         """Statistics, dumps and the on-disk snapshot, after the server is ready (each at most once)."""
         started = time.monotonic()
         if not self.details_ready.is_set():
-            self.meta.update(stats.details(self.store, self.merged))
-            self._save_meta()
-            self.details_ready.set()
+            try:
+                self.meta.update(stats.details(self.store, self.merged))
+                self._save_meta()
+            finally:  # whatever happened, nobody waits for ever (the counts then read as missing)
+                self.details_ready.set()
         assert self.dumps is not None
         self.dumps.render_all()
         if self.plan["mode"] == "memory" and not _finished(self.folder / "store", self.plan["key"]):
@@ -211,7 +215,8 @@ class Engine:
         if op == "ask_exists":
             return lookups.ask_exists(store, args[0], frozenset(self.meta["graphs"]))
         if op == "stats":
-            self.details_ready.wait()
+            if not self.details_ready.wait(STATS_WAIT):
+                raise ValueError(f"the statistics are not computed yet after {STATS_WAIT:g} s")
             return {k: self.meta.get(k) for k in ("triples", "quads", "graphs", "classes", "properties",
                                                   "subjects", "objects", "graph_sizes")}
         if op == "dump":
@@ -379,7 +384,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     partial.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True))
     partial.replace(path)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
+import os
 import threading
 import time
 from pathlib import Path
@@ -38,6 +38,7 @@ from tourkg.engines.client import outcome, query_request, timeout_error
 from tourkg.engines.results import graph_body
 from tourkg.errors import BadGateway, GatewayTimeout, TourkgError
 from tourkg.formats import Format
+from tourkg.prepare import cache_root
 from tourkg.store import (
     LABEL_IRIS,
     PAGE_VALUES,
@@ -89,18 +90,31 @@ class RemoteStore:
         #: questions in that time gives 504 rather than a page that hangs.
         self.lookup_timeout = max(1.0, settings.query_timeout)
         self.prefixes: dict[str, str] = {}
-        self.http = urllib3.PoolManager(maxsize=32, retries=False)
+        self._http: urllib3.PoolManager | None = None
+        self._pid = 0
         self._known: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
         digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-        self._dumps = Path(settings.cache_dir or tempfile.gettempdir()) / f"tourkg-remote-{digest}"
+        self._dumps = cache_root(settings) / f"remote-{digest}"  # the user's own cache, not a shared /tmp
 
     # -- HTTP ----------------------------------------------------------------------------------------
+    @property
+    def http(self) -> urllib3.PoolManager:
+        """This process's connection pool (web workers fork after start-up: never share a connection)."""
+        if self._http is None or self._pid != os.getpid():
+            self._http, self._pid = urllib3.PoolManager(maxsize=32, retries=False), os.getpid()
+        return self._http
+
     def _post(self, query: str, accept: str, timeout: float, dataset: bool = False,
-              extra: dict[str, list[str]] | None = None, stream: bool = False) -> Any:
-        """POST a query (SPARQL 1.1 Protocol §2.1.2); the response, or a 502/504 saying what went wrong."""
+              extra: dict[str, list[str]] | None = None, stream: bool = False, user: bool = False) -> Any:
+        """POST a query (SPARQL 1.1 Protocol §2.1.2); the response, or a 502/504 saying what went wrong.
+
+        :param dataset: make the default graph the union of the named graphs (unless the query has its
+            own FROM: the protocol's parameters would override it).
+        :param user: a user's query, whose refusal (400) is a malformed query rather than a bad gateway.
+        """
         fields: list[tuple[str, str]] = [("query", query)]
-        params = extra if extra is not None else (self._union() if dataset else {})
+        params = extra if extra is not None else (self._union() if dataset and not _has_from(query) else {})
         for name, values in params.items():
             fields += [(name, value) for value in values]
         try:
@@ -119,26 +133,30 @@ class RemoteStore:
                              "answers again as soon as it does.") from None
         if response.status >= 400:
             body = response.data if not stream else response.read(4096)
+            if stream:
+                response.close()  # the rest of an error body is never read: the connection is not reused
             text = body.decode("utf-8", "replace").strip()[:1000]
-            if response.status == 400:
+            if response.status == 400 and user:
                 raise _EngineRefused(text)
             raise BadGateway(f"The SPARQL engine at {self.url} failed (HTTP {response.status}): {text}")
         return response
 
     def _rows(self, query: str, dataset: bool = False,
               timeout: float | None = None) -> list[dict[str, tuple]]:
-        response = self._post(query, JSON_RESULTS, timeout or self.lookup_timeout, dataset)
+        limit = timeout or self.lookup_timeout
+        response = self._post(query, JSON_RESULTS, limit, dataset, stream=True)
+        body = _bounded(response, 1 << 40, limit)
         try:
-            bindings = json.loads(response.data)["results"]["bindings"]
+            bindings = json.loads(body)["results"]["bindings"]
             return [{k: _term(v) for k, v in row.items()} for row in bindings]
         except (ValueError, KeyError, TypeError):
             raise BadGateway(f"The SPARQL engine at {self.url} sent an answer that is not SPARQL JSON "
                              "results.") from None
 
     def _ask(self, query: str, dataset: bool = False) -> bool:
-        response = self._post(query, JSON_RESULTS, self.lookup_timeout, dataset)
+        response = self._post(query, JSON_RESULTS, self.lookup_timeout, dataset, stream=True)
         try:
-            return bool(json.loads(response.data)["boolean"])
+            return bool(json.loads(_bounded(response, 1 << 40, self.lookup_timeout))["boolean"])
         except (ValueError, KeyError, TypeError):
             raise BadGateway(f"The SPARQL engine at {self.url} sent an ASK answer that is not SPARQL JSON."
                              ) from None
@@ -201,7 +219,7 @@ class RemoteStore:
         form = scan(text).form
         accept = {"SELECT": TSV_RESULTS, "ASK": JSON_RESULTS}.get(form or "", N_TRIPLES)
         try:  # the graph list the dataset may need counts against the same time limit
-            response = self._post(text, accept, limit, dataset=True, extra=extra, stream=True)
+            response = self._post(text, accept, limit, dataset=True, extra=extra, stream=True, user=True)
             body = _bounded(response, rows + 2, limit)
         except GatewayTimeout:
             raise timeout_error(limit) from None
@@ -345,7 +363,8 @@ class RemoteStore:
 
     def close(self) -> None:
         """Close the HTTP connections."""
-        self.http.clear()
+        if self._http is not None:
+            self._http.clear()
 
 
 class _EngineRefused(Exception):
@@ -364,24 +383,45 @@ def _literal(term: tuple) -> str:
     return f"{value}^^{_iri(term[3])}"
 
 
+#: Most bytes read from the engine for one answer (a result without line breaks is bounded too).
+MAX_ANSWER_BYTES = 256 << 20
+
+
 def _bounded(response: Any, lines: int, timeout: float) -> bytes:
-    """Read a streamed answer, stopping past ``lines`` lines (the result-size limit) or the deadline."""
-    chunks, count, deadline = [], 0, time.monotonic() + timeout
+    """Read a streamed answer, stopping past ``lines`` lines (the result-size limit), past
+    :data:`MAX_ANSWER_BYTES` or at the deadline; a connection left with unread bytes is closed, never
+    reused."""
+    chunks, count, size, deadline = [], 0, 0, time.monotonic() + timeout
+    complete = False
     try:
         for chunk in response.stream(1 << 16):
             chunks.append(chunk)
             count += chunk.count(b"\n")
-            if count > lines or time.monotonic() > deadline:
+            size += len(chunk)
+            if count > lines or size > MAX_ANSWER_BYTES or time.monotonic() > deadline:
                 break
+        else:
+            complete = True
     except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
         raise GatewayTimeout("the engine stopped sending") from None
     except urllib3.exceptions.HTTPError as exc:
         raise BadGateway(f"The SPARQL engine's answer was cut short: {_reason(exc)}") from None
     finally:
-        response.release_conn()
+        if complete:
+            response.release_conn()
+        else:
+            response.close()
     if time.monotonic() > deadline:
         raise GatewayTimeout("the answer took too long")
+    if size > MAX_ANSWER_BYTES:
+        raise BadGateway(f"The SPARQL engine's answer is larger than {MAX_ANSWER_BYTES >> 20} MB.")
     return b"".join(chunks)
+
+
+def _has_from(query: str) -> bool:
+    from tourkg.sparql import scan
+
+    return scan(query).has_from
 
 
 def _convert(form: str | None, body: bytes, request: dict[str, Any], rows: int, url: str) -> tuple:
@@ -430,11 +470,15 @@ def _write_dump(store: RemoteStore, fmt: Format, out: Any) -> None:
     engine_format = getattr(ox.RdfFormat, fmt.engine or "")
     if fmt.extension in ("nq", "trig"):
         response = store._post(texts.ALL_QUADS, TSV_RESULTS, 3600.0, stream=True)
-        solutions = ox.parse_query_results(response, ox.QueryResultsFormat.TSV)
-        quads = (ox.Quad(s["s"], s["p"], s["o"], s["g"]) for s in solutions)
-        ox.serialize(quads, out, engine_format, prefixes=store.prefixes if fmt.extension == "trig" else None)
     else:
         response = store._post(texts.ALL_TRIPLES, N_TRIPLES, 3600.0, dataset=True, stream=True)
+    try:
+        if fmt.extension in ("nq", "trig"):
+            solutions = ox.parse_query_results(response, ox.QueryResultsFormat.TSV)
+            quads = (ox.Quad(s["s"], s["p"], s["o"], s["g"]) for s in solutions)
+            used = store.prefixes if fmt.extension == "trig" else None
+            ox.serialize(quads, out, engine_format, prefixes=used)
+            return
         triples = ox.parse(response, ox.RdfFormat.N_TRIPLES)
         if fmt.extension == "jsonld":
             from tourkg.engines.dumps import write_jsonld
@@ -443,4 +487,7 @@ def _write_dump(store: RemoteStore, fmt: Format, out: Any) -> None:
         else:
             prefixes = None if fmt.extension == "nt" else store.prefixes
             ox.serialize(triples, out, engine_format, prefixes=prefixes)
-    response.release_conn()
+    except (SyntaxError, ValueError) as exc:
+        raise BadGateway(f"The SPARQL engine sent a dump that does not parse ({exc}).") from None
+    finally:
+        response.close()

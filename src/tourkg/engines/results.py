@@ -65,7 +65,9 @@ def execute(store: ox.Store, request: dict[str, Any], union: bool) -> tuple[str,
     try:
         result = store.query(
             request["query"],
-            use_default_graph_as_union=union and request.get("default_graphs") is None,
+            # The union replaces the query's own dataset in pyoxigraph: never with FROM / FROM NAMED.
+            use_default_graph_as_union=union and request.get("default_graphs") is None
+            and not request.get("has_from"),
             default_graph=_graphs(request.get("default_graphs")),
             named_graphs=_graphs(request.get("named_graphs")),
         )

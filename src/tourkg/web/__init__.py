@@ -7,6 +7,7 @@ Per-app state lives in ``app.extensions["tourkg"]`` (a ``Publisher``) and is rea
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -53,7 +54,8 @@ class Publisher:
     _cache: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
     _pinned: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _pinning: threading.RLock = field(default_factory=threading.RLock)  # renders nest (context)
+    _pinning: threading.Lock = field(default_factory=threading.Lock)
+    _pin_locks: dict[Any, threading.Lock] = field(default_factory=dict)
 
     def cached(self, key: Any, compute: Any, pinned: bool = False, shared: bool = False) -> Any:
         """Compute a representation once: the data does not change while serving.
@@ -64,7 +66,11 @@ class Publisher:
         ``shared``: bytes that do not depend on the request's host, kept in ``repr_folder`` too.
         """
         if pinned and self.ttl is None:
+            if key in self._pinned:  # no lock once computed: one slow artifact never holds up the others
+                return self._pinned[key]
             with self._pinning:
+                lock = self._pin_locks.setdefault(key, threading.Lock())
+            with lock:
                 if key not in self._pinned:
                     self._pinned[key] = self._compute(key, compute, shared)
                 return self._pinned[key]
@@ -100,7 +106,7 @@ class Publisher:
         value = compute()
         try:
             self.repr_folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{threading.get_ident()}.part")
+            partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
             partial.write_bytes(value)
             partial.replace(path)
         except OSError:  # a full disk costs speed, not correctness
@@ -111,9 +117,10 @@ class Publisher:
     def of(cls, dataset: OpenDataset, store: Store | None = None) -> Publisher:
         """The publisher of an opened dataset (``store`` replaces its store, for tests)."""
         remote = dataset.prepared is None
+        folder = dataset.repr_folder / rendering_key(dataset.settings) if dataset.repr_folder else None
         return cls(settings=dataset.settings, store=store or dataset.store,
                    iris=IriMap(dataset.settings.base_uri), shapes=dataset.shapes, ontology=dataset.ontology,
-                   repr_folder=dataset.repr_folder, ttl=60.0 if remote else None, dataset=dataset)
+                   repr_folder=folder, ttl=60.0 if remote else None, dataset=dataset)
 
     def close(self) -> None:
         """Stop what this publisher started (the engine process of its dataset)."""
@@ -121,6 +128,27 @@ class Publisher:
             self.dataset.close()
         else:
             self.store.close()
+
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def rendering_key(settings: Settings) -> str:
+    """What rendered pages depend on besides the data: the settings shown on them (title, licence, …),
+    the example queries and tourkg's own code and templates. Pages are kept per key, so a restart with a
+    new ``--title`` or a new release never serves pages rendered before."""
+    digest = hashlib.sha256()
+    for value in (settings.title, settings.description, settings.license, settings.publisher,
+                  settings.proxy_hops, settings.base_uri):
+        digest.update(repr(value).encode())
+    examples = sorted(settings.examples.glob("*.rq")) if settings.examples else []
+    for path in examples:
+        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(_PACKAGE.rglob("*")):
+        if path.suffix in (".py", ".html", ".css", ".js", ".rq", ".xml"):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(_PACKAGE)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
 
 
 def publisher() -> Publisher:

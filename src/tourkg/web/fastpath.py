@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,7 @@ class Prepared:
     etag: str | None
     last_modified: datetime | None
     not_modified: list[tuple[str, str]]
+    born: float = 0.0
 
     @property
     def size(self) -> int:
@@ -77,8 +79,11 @@ class FastPath:
     """WSGI middleware in front of the Flask app (see the module docstring)."""
 
     def __init__(self, app: Callable[..., Any], *, forwarded: bool = False, max_bytes: int = 64 << 20,
-                 max_entry: int = 1 << 20) -> None:
+                 max_entry: int = 1 << 20, ttl: float | None = None) -> None:
+        """:param ttl: seconds an answer is replayed (``None``: for good; a remote engine's data may
+        change under tourkg, so its answers expire)."""
         self.app = app
+        self.ttl = ttl
         self.forwarded = forwarded
         self.max_bytes, self.max_entry = max_bytes, max_entry
         self._entries: dict[tuple, Prepared] = {}
@@ -111,6 +116,8 @@ class FastPath:
             return self._pass(environ, start_response)
         key = self.key(environ)
         entry = self._entries.get(key)
+        if entry is not None and self.ttl is not None and time.monotonic() - entry.born > self.ttl:
+            entry = None
         if entry is not None:
             return self._respond(entry, environ, start_response, method == "HEAD")
         if method == "HEAD" or "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
@@ -152,6 +159,7 @@ class FastPath:
             if close is not None:
                 close()
         entry = _prepared(captured["status"], headers, data, path)
+        entry.born = time.monotonic()
         if entry.size <= self.max_entry:
             self._store(key, entry)
         return self._respond(entry, environ, start_response, False)
@@ -159,7 +167,7 @@ class FastPath:
     def _store(self, key: tuple, entry: Prepared) -> None:
         with self._lock:
             if key in self._entries:
-                return
+                self._bytes -= self._entries.pop(key).size  # an expired answer is replaced
             self._entries[key] = entry
             self._bytes += entry.size
             while (self._bytes > self.max_bytes or len(self._entries) > 65536) and self._entries:

@@ -76,7 +76,8 @@ def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) 
     response = send_file(dump.path, mimetype=content_type, etag=dump.etag, conditional=True,
                          last_modified=last_modified(publisher().settings), max_age=None)
     response.headers.update(headers)
-    response.headers[FILE] = str(dump.path)
+    if publisher().ttl is None:  # a remote engine's dump is rendered again later, at the same path
+        response.headers[FILE] = str(dump.path)
     return response
 
 

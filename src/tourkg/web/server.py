@@ -44,7 +44,7 @@ def wsgi_app(pub: Publisher) -> Any:
     app = create_app(pub.settings, publisher_=pub)
     for name in app.jinja_env.list_templates(extensions=("html", "xml")):
         app.jinja_env.get_template(name)
-    return FastPath(app, forwarded=pub.settings.proxy_hops > 0)
+    return FastPath(app, forwarded=pub.settings.proxy_hops > 0, ttl=pub.ttl)
 
 
 def run(settings: Settings, pending: PendingDataset) -> None:
