@@ -79,6 +79,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--store", default=None, help=_HELP["store"])
 @click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
 @click.option("--proxy-hops", type=int, default=None, help=_HELP["proxy_hops"])
+@click.option("--accel-redirect", default=None, help=_HELP["accel_redirect"])
 @click.option("--title", default=None, help=_HELP["title"])
 @click.option("--description", default=None, help=_HELP["description"])
 @click.option("--license", default=None, help=_HELP["license"])

@@ -73,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_hops", 0, "Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host "
             "headers are trusted, so published URLs (sd:endpoint, VoID, sitemap) name the public origin.",
             int),
+    Setting("accel_redirect", "", "Behind nginx: the internal location (e.g. /_tourkg/) that nginx maps to "
+            "cache_dir; dumps are then sent by nginx itself (X-Accel-Redirect), with sendfile."),
     Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),
     Setting("description", TOUR_DESCRIPTION, "The dataset's description (pages, VoID)."),
     Setting("license", TOUR_LICENSE, "IRI of the data's licence (empty: none stated, as for other data)."),
@@ -104,6 +106,7 @@ class Settings:
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
     proxy_hops: int = _DEFAULTS["proxy_hops"]
+    accel_redirect: str = _DEFAULTS["accel_redirect"]
     title: str = _DEFAULTS["title"]
     description: str = _DEFAULTS["description"]
     license: str = _DEFAULTS["license"]

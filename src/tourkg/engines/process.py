@@ -27,6 +27,7 @@ import shutil
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
@@ -157,22 +158,34 @@ class Engine:
         log(f"in-memory copy swapped in after {time.monotonic() - started:.2f} s")
 
     # -- background preparation ----------------------------------------------------------------------
+    def prepare_first(self) -> None:
+        """What the first requests need, at full priority and in parallel (a query releases the GIL):
+        the statistics (landing page, VoID) and the N-Triples dump, the one most asked for."""
+        assert self.dumps is not None
+        with ThreadPoolExecutor(2) as pool:
+            waits = [pool.submit(self._details), pool.submit(self.dumps.ensure, "nt")]
+        for wait in waits:
+            wait.result()
+
+    def _details(self) -> None:
+        if self.details_ready.is_set():
+            return
+        try:
+            self.meta.update(stats.details(self.store, self.merged))
+            self._save_meta()
+        finally:  # whatever happened, nobody waits for ever (the counts then read as missing)
+            self.details_ready.set()
+
     def prepare_rest(self) -> None:
-        """Statistics, dumps and the on-disk snapshot, after the server is ready (each at most once)."""
+        """The other dumps and the on-disk snapshot, below the requests in priority (each at most once)."""
         started = time.monotonic()
-        if not self.details_ready.is_set():
-            try:
-                self.meta.update(stats.details(self.store, self.merged))
-                self._save_meta()
-            finally:  # whatever happened, nobody waits for ever (the counts then read as missing)
-                self.details_ready.set()
         assert self.dumps is not None
         self.dumps.render_all()
         if self.plan["mode"] == "memory" and not _finished(self.folder / "store", self.plan["key"]):
             self._build_snapshot()
         self.meta["prepared"] = True
         self._save_meta()
-        log(f"prepared in {time.monotonic() - started:.2f} s: statistics, dumps"
+        log(f"prepared in {time.monotonic() - started:.2f} s more: every dump"
             + (" and the on-disk snapshot for fast restarts" if self.plan["mode"] == "memory" else ""))
 
     def _build_snapshot(self) -> None:
@@ -457,6 +470,10 @@ def main() -> None:
 
 
 def _prepare_in_background(engine: Engine) -> None:
+    try:
+        engine.prepare_first()
+    except Exception as exc:  # a request that needs them computes or waits for them again
+        log(f"preparing the statistics or the N-Triples dump failed: {type(exc).__name__}: {exc}")
     # Below the requests in priority: on Linux a thread has its own nice value, and the threads Oxigraph
     # starts from it (RocksDB's) inherit it, so preparing never slows down serving.
     with contextlib.suppress(OSError, AttributeError):

@@ -72,7 +72,14 @@ def representation(body: bytes, content_type: str, *, vary: Sequence[str] = (),
 
 def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) -> Response:
     """A prepared file (a dump): Range, HEAD and conditional requests by Werkzeug; the fast path sends
-    later copies straight from the file."""
+    later copies straight from the file. Behind nginx with ``accel_redirect`` set, nginx sends it."""
+    accel = accel_location(dump)
+    if accel is not None:  # nginx sends the file; its gzip_static picks the .gz beside it
+        kept = {k: v for k, v in headers.items() if k not in ("Content-Encoding", "Vary")}
+        response = Response(b"", content_type=content_type, headers=kept)
+        response.headers["X-Accel-Redirect"] = accel
+        response.headers[CACHEABLE] = "1"
+        return response
     response = send_file(dump.path, mimetype=content_type, etag=dump.etag, conditional=True,
                          last_modified=last_modified(publisher().settings), max_age=None)
     response.headers.update(headers)
@@ -84,6 +91,23 @@ def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) 
 def alternates(fmt_links: Iterable[tuple[Format, str]]) -> list[tuple[str, str, str]]:
     """``Link: rel="alternate"`` entries for every other representation of the same resource."""
     return [(href, "alternate", fmt.media_type) for fmt, href in fmt_links]
+
+
+def accel_location(dump: Dump) -> str | None:
+    """The internal nginx location of ``dump`` (under ``accel_redirect``, which nginx maps to the
+    cache folder), or ``None`` when tourkg sends it itself."""
+    pub = publisher()
+    prefix = pub.settings.accel_redirect
+    if not prefix or pub.repr_folder is None:
+        return None
+    from tourkg.prepare import cache_root
+
+    plain = dump.path.with_name(dump.path.name.removesuffix(".gz"))
+    try:
+        inside = plain.resolve().relative_to(cache_root(pub.settings).resolve())
+    except ValueError:
+        return None
+    return prefix.rstrip("/") + "/" + inside.as_posix()
 
 
 def gzip_accepted() -> bool:

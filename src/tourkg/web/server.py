@@ -11,6 +11,7 @@ answers about 50,000 requests/s under granian and 6,800 under gunicorn's workers
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import sys
@@ -44,7 +45,24 @@ def wsgi_app(pub: Publisher) -> Any:
     app = create_app(pub.settings, publisher_=pub)
     for name in app.jinja_env.list_templates(extensions=("html", "xml")):
         app.jinja_env.get_template(name)
+    warm_up(app, pub)
     return FastPath(app, forwarded=pub.settings.proxy_hops > 0, ttl=pub.ttl)
+
+
+#: Documents every visitor or crawler asks for first: prepared before the web workers fork, so they
+#: inherit them (and the prepared folder keeps them for the next start).
+WARM_UP = (("/", "text/html"), ("/.well-known/void", "text/turtle"))
+
+
+def warm_up(app: Any, pub: Publisher) -> None:
+    """Render the landing page and VoID once in the supervisor (their expensive part, the entry points
+    and statistics, does not depend on the host asked)."""
+    if pub.ttl is not None:  # a remote engine: its data may change, nothing is kept for long
+        return
+    client = app.test_client()
+    for path, accept in WARM_UP:
+        with contextlib.suppress(Exception):  # a failure here is met again, and reported, on request
+            client.get(path, headers={"Accept": accept})
 
 
 def run(settings: Settings, pending: PendingDataset) -> None:
