@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import getpass
 import hashlib
 import json
 import os
@@ -132,12 +134,12 @@ def tourkg_probes(url: str) -> list[tuple[str, dict[str, str]]]:
             ("/dump.nt", {"Accept-Encoding": "identity"})]
 
 
-def start_tourkg(data: Path, cache: Path, label: str) -> Server:
+def start_tourkg(data: Path, cache: Path, label: str, *extra: str) -> Server:
     port = free_port()
     started = time.monotonic()
     log = (cache.parent / f"{cache.name}.log").open("a")
     proc = subprocess.Popen([str(BIN / "tourkg"), "serve", "--port", str(port), "--data", str(data),
-                             "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=log)
+                             "--cache-dir", str(cache), *extra], stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: requests.get(url + "/robots.txt", timeout=5).status_code == 200, 600)
     for path, headers in tourkg_probes(url):
@@ -197,21 +199,26 @@ def start_rdflib_endpoint(data: Path) -> Server:
 
 
 @contextlib.contextmanager
-def nginx(root: Path) -> Iterator[str]:
-    """nginx sending the files of ``root`` (sendfile, precompressed .gz), for the dump comparison."""
-    port = free_port()
+def nginx(root: Path, upstream: str = "", cache: Path | None = None) -> Iterator[tuple[str, str]]:
+    """nginx sending the files of ``root``/www (sendfile, precompressed .gz), for the dump comparison;
+    with ``upstream``, a second server in front of that tourkg, sending its dumps by X-Accel-Redirect."""
+    port, front = free_port(), free_port()
     conf = root / "nginx.conf"
-    conf.write_text(f"""worker_processes 2; pid {root}/nginx.pid; error_log {root}/error.log; daemon off;
+    proxy = (f"server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass {upstream}; "
+             f"proxy_set_header Host $http_host; }} location /_tourkg/ {{ internal; alias {cache}/; "
+             "gzip_vary on; } }") if upstream else ""
+    conf.write_text(f"""user {getpass.getuser()}; worker_processes 2; pid {root}/nginx.pid;
+error_log {root}/error.log; daemon off;
 events {{ worker_connections 1024; }}
 http {{ access_log off; sendfile on; tcp_nopush on; gzip_static on;
   types {{ }} default_type application/octet-stream;
-  server {{ listen 127.0.0.1:{port}; root {root}/www; }} }}
+  server {{ listen 127.0.0.1:{port}; root {root}/www; }} {proxy} }}
 """)
     proc = subprocess.Popen(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(url + "/", timeout=5).status_code in (403, 404, 200), 20)
-        yield url
+        yield url, f"http://127.0.0.1:{front}" if upstream else ""
     finally:
         stop(proc)
 
@@ -338,7 +345,7 @@ class Bench:
                 os.symlink(folder / "dumps" / f"dump.{ext}{suffix}", www / f"dump.{ext}{suffix}")
         window = max(3.0, self.seconds / 2)
         rdflib_dump = self.query(rl, "/", DUMP_QUERY, "application/n-triples", self.slow)
-        with nginx(self.work) as ng:
+        with nginx(self.work) as (ng, _front):
             for ext in DUMPS:
                 for encoding in ("identity", "gzip"):
                     headers = {"Accept-Encoding": encoding}
@@ -350,6 +357,21 @@ class Bench:
                         self.label, name, self.run(f"{tk.url}/dump.{ext}", headers, window),
                         self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)",
                         rdflib_dump if (ext, encoding) == ("nt", "identity") else None, "MB/s"))
+
+    def fronted_dumps(self, tk: Server, cache: Path) -> None:
+        """tourkg behind nginx, which sends the prepared dumps itself (``--accel-redirect``)."""
+        window = max(3.0, self.seconds / 2)
+        with nginx(self.work, tk.url, cache) as (ng, front):
+            for ext in ("nt", "ttl"):
+                for encoding in ("identity", "gzip"):
+                    headers = {"Accept-Encoding": encoding}
+                    mine = requests.get(f"{front}/dump.{ext}", headers=headers, timeout=600).content
+                    theirs = requests.get(f"{ng}/dump.{ext}", headers=headers, timeout=600).content
+                    assert mine == theirs, ext
+                    name = f"dump .{ext}" + (" gzip" if encoding == "gzip" else "") + ", tourkg behind nginx"
+                    self.report["rows"].append(Row(
+                        self.label, name, self.run(f"{front}/dump.{ext}", headers, window),
+                        self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)", None, "MB/s"))
 
     def measure(self, with_rdflib: bool) -> dict:
         data = synthetic.write(self.work / f"synthetic-{self.size}.ttl", self.size)
@@ -375,6 +397,9 @@ class Bench:
             if self.size >= 100_000:
                 self.queries(tk, ox, rl)
             self.dumps(tk, cache, rl)
+            stop(tk.proc)
+            tk = start_tourkg(data, cache, "tourkg", "--accel-redirect", "/_tourkg/")
+            self.fronted_dumps(tk, cache)
             self.report["memory"]["tourkg (supervisor, engine, web workers)"] = pss_mb(tk.proc.pid)
             self.report["memory"]["Oxigraph server"] = pss_mb(ox.proc.pid)
             if rl:
@@ -425,7 +450,8 @@ def fmt_result(result: Result | None, unit: str) -> str:
     if unit == "MB/s":
         return f"{result.mbps:,.0f} MB/s"
     tail = f", {result.errors} failed" if result.errors else ""
-    return f"{result.rps:,.0f} (p99 {result.p99:.1f} ms{tail})"
+    rate = f"{result.rps:,.1f}" if result.rps < 100 else f"{result.rps:,.0f}"
+    return f"{rate} req/s (p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms{tail})"
 
 
 def markdown(reports: list[dict], seconds: float, connections: int, tour: dict[str, float]) -> str:
@@ -483,6 +509,8 @@ def main() -> None:
     text = markdown(reports, args.seconds, args.connections, tour)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
+    raw = [{**r, "rows": [dataclasses.asdict(row) for row in r["rows"]]} for r in reports]
+    args.output.with_suffix(".json").write_text(json.dumps({"sizes": raw, "tour": tour}, indent=1))
     print(text)
 
 
