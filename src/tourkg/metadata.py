@@ -200,9 +200,8 @@ def entry_points(store: Store, iris: IriMap, lang: str = "en", limit: int = PAGE
             rows = store.select(f"SELECT ?s (MIN(?p) AS ?position) WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) "
                                 f"OPTIONAL {{ ?s <{SCHEMA.position}> ?p }} }} GROUP BY ?s "
                                 f"ORDER BY (!BOUND(?position)) ?position ?s LIMIT {limit}")
-        else:  # a large class: its first members, without grouping all of them by position
-            rows = store.select(f"SELECT ?s WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) }} ORDER BY ?s "
-                                f"LIMIT {limit}")
+        else:  # a large class: the first members the engine finds, without sorting all of them
+            rows = store.select(f"SELECT ?s WHERE {{ ?s a <{cls}> FILTER(isIRI(?s)) }} LIMIT {limit}")
         index = Index(store.labels([str(r["s"]) for r in rows]).quads())
         entries = []
         for r in rows:

@@ -89,7 +89,7 @@ class Engine:
         self.merged = bool(self.meta["merged"])
         if "classes" not in self.meta:
             self.meta.update(stats.essentials(self.store, self.meta["quads"], self.merged))
-        if "subjects" in self.meta:
+        if all(key in self.meta for key in stats.DETAILS):
             self.details_ready.set()
         self.dumps = dumps.DumpWriter(self.store, self.folder / "dumps", self.plan["prefixes"], self.merged,
                                       self.meta["graphs"])
@@ -134,6 +134,8 @@ class Engine:
             store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
         elapsed = time.monotonic() - started
         self.meta = {"quads": quads, "merged": merged, "load_seconds": round(elapsed, 3)}
+        if not quad_files:  # known from loading: no query needed
+            self.meta["graph_sizes"] = sizes
         note = "; triples stated in several graphs: the union default graph is stored as their merge"
         log(f"loaded {quads:,} quads from {len(self.plan['inputs'])} files in {elapsed:.2f} s "
             f"({quads / max(elapsed, 1e-9):,.0f}/s)" + (note if merged else ""))
@@ -171,7 +173,7 @@ class Engine:
         if self.details_ready.is_set():
             return
         try:
-            self.meta.update(stats.details(self.store, self.merged))
+            self.meta.update(stats.details(self.store, self.merged, self.meta))
             self._save_meta()
         finally:  # whatever happened, nobody waits for ever (the counts then read as missing)
             self.details_ready.set()

@@ -54,14 +54,19 @@ def essentials(store: ox.Store, quads: int, merged: bool) -> dict[str, Any]:
             "classes": _partition(store, _CLASSES, union)}
 
 
-def details(store: ox.Store, merged: bool, threads: int = 2) -> dict[str, Any]:
-    """The property partition, distinct subjects and objects and triples per graph, in ``threads``
-    threads (a query releases the GIL, so they run on several cores)."""
+DETAILS = ("properties", "subjects", "objects", "graph_sizes")
+
+
+def details(store: ox.Store, merged: bool, known: dict[str, Any] | None = None,
+            threads: int = 2) -> dict[str, Any]:
+    """The property partition, distinct subjects and objects and triples per graph (those not already
+    ``known``), in ``threads`` threads (a query releases the GIL, so they run on several cores)."""
     union = not merged
     jobs = {"properties": lambda: _partition(store, _PROPERTIES, union),
             "subjects": lambda: _count(store, _SUBJECTS, union),
             "objects": lambda: _count(store, _OBJECTS, union),
             "graph_sizes": lambda: graph_sizes(store)}
+    jobs = {name: job for name, job in jobs.items() if name not in (known or {})}
     with ThreadPoolExecutor(threads) as pool:
         futures = {name: pool.submit(job) for name, job in jobs.items()}
         return {name: future.result() for name, future in futures.items()}

@@ -213,13 +213,20 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
     :param store: use this store instead of opening one from the settings' files.
     :param publisher_: reuse an already built ``Publisher`` (tests share one across apps).
     """
+    settings = settings or build_settings()
+    app = build_app(settings)
+    app.extensions["tourkg"] = publisher_ or build_publisher(settings, store)
+    return app
+
+
+def build_app(settings: Settings) -> Flask:
+    """The Flask app without its dataset (set ``app.extensions["tourkg"]`` before serving): the server
+    builds it, and compiles its templates, while the dataset is still being opened."""
     from tourkg.web import dataset_views, errors, resource_views, sparql_views
 
-    settings = settings or build_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(1 << 20, settings.max_query_length * 4)
     app.json.sort_keys = False
-    app.extensions["tourkg"] = publisher_ or build_publisher(settings, store)
     if settings.proxy_hops:  # behind a reverse proxy: trust its forwarded origin, and only its
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops, x_port=settings.proxy_hops)

@@ -22,7 +22,7 @@ from typing import Any
 from tourkg.config import Settings
 from tourkg.dataset import PendingDataset
 from tourkg.ports import check_port, url_host
-from tourkg.web import Publisher, create_app
+from tourkg.web import Publisher, build_app
 from tourkg.web.fastpath import FastPath
 
 #: Most bytes granian buffers while reading a request head (HTTP/1 ``max_buffer_size``): URLs past 8 KB
@@ -39,14 +39,18 @@ CONNECTIONS = 1024
 KEEP_ALIVE_MS = 5000
 
 
-def wsgi_app(pub: Publisher) -> Any:
-    """The WSGI callable served: the fast path in front of the Flask app, warmed up before the web
-    workers fork so that they inherit compiled templates instead of each compiling its own."""
-    app = create_app(pub.settings, publisher_=pub)
-    for name in app.jinja_env.list_templates(extensions=("html", "xml")):
-        app.jinja_env.get_template(name)
+def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Any, Publisher]:
+    """The WSGI callable served: the fast path in front of the Flask app. The app is built and its
+    templates compiled while the engine loads and the SHACL gate runs; once the dataset is open, the
+    first documents are rendered before the web workers fork, so that they inherit both."""
+    app = build_app(settings)
+    if pending.gate is not None:  # the SHACL gate takes a while: time enough to compile every template
+        for name in app.jinja_env.list_templates(extensions=("html", "xml")):
+            app.jinja_env.get_template(name)
+    pub = Publisher.of(pending.finish())
+    app.extensions["tourkg"] = pub
     warm_up(app, pub)
-    return FastPath(app, forwarded=pub.settings.proxy_hops > 0, ttl=pub.ttl)
+    return FastPath(app, forwarded=pub.settings.proxy_hops > 0, ttl=pub.ttl), pub
 
 
 #: Documents every visitor or crawler asks for first: prepared before the web workers fork, so they
@@ -75,8 +79,7 @@ def run(settings: Settings, pending: PendingDataset) -> None:
     from granian.log import LogLevels
     from granian.server import Server
 
-    pub = Publisher.of(pending.finish())
-    app = wsgi_app(pub)
+    app, pub = wsgi_app(settings, pending)
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
     server = Server(
         "tourkg", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
