@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[str]:
-    """Start ``tourkg serve`` (gunicorn) on a free loopback port (or ``port``); yield its URL; stop it."""
+    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``); yield its URL; stop it."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "tourkg", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -28,7 +28,7 @@ def settings_for(data: Path, cache: Path):
 def wait_prepared(folder: Path, wait: float = 60.0) -> dict:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        meta = prepare_module._read_json(folder / "meta.json")
+        meta = prepare_module.read_json(folder / "meta.json")
         if meta.get("prepared"):
             return meta
         time.sleep(0.1)

@@ -23,6 +23,7 @@ from typing import Any
 from tourkg import __version__, formats, loader
 from tourkg.config import Settings
 from tourkg.errors import DataError
+from tourkg.files import read_json, write_json
 from tourkg.formats import Kind
 from tourkg.namespaces import served_prefixes
 
@@ -50,7 +51,7 @@ class Prepared:
     def save_record(self, **changes: Any) -> None:
         """Remember something about this dataset (namespace, SHACL verdict) for the next start."""
         self.record.update(changes)
-        _write_json(self.folder / "prepared.json", self.record)
+        write_json(self.folder / "prepared.json", self.record)
 
 
 def cache_root(settings: Settings) -> Path:
@@ -79,7 +80,7 @@ def prepare(settings: Settings) -> Prepared:
     folder.mkdir(exist_ok=True)
     os.utime(folder)  # last use, for eviction
     _evict(root, keep=folder)
-    record = _read_json(folder / "prepared.json")
+    record = read_json(folder / "prepared.json")
     base = settings.data_base_uri or record.get("base") or loader.data_base(settings)
     resolved = loader.resolve(settings, base)
     prepared = Prepared(resolved, key, folder, tuple(_inputs(resolved)), record)
@@ -132,7 +133,7 @@ def file_digest(path: Path, root: Path) -> str:
     """SHA-256 of a file's bytes, remembered by (path, size, modification time) so that a restart does
     not read a large file again just to find it unchanged."""
     index_path = root / "digests.json"
-    index = _read_json(index_path)
+    index = read_json(index_path)
     stat = path.stat()
     name = str(path.resolve())
     known = index.get(name)
@@ -143,7 +144,7 @@ def file_digest(path: Path, root: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     index[name] = [stat.st_size, stat.st_mtime_ns, digest.hexdigest()]
-    _write_json(index_path, index)
+    write_json(index_path, index)
     return digest.hexdigest()
 
 
@@ -173,16 +174,3 @@ def _evict(root: Path, keep: Path) -> None:
             except BlockingIOError:
                 continue  # in use
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-    partial.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True))
-    partial.replace(path)

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import pyoxigraph as ox
 
 from tourkg import jsonld
+from tourkg.files import file_lock
 
 #: file extension → pyoxigraph format name, in the order the background renderer prepares them:
 #: N-Triples first (the dump most asked for), then N-Quads (what a restarting engine reloads, and where
@@ -144,22 +145,6 @@ class DumpWriter:
             quads = self._named_quads()
         for q in quads:
             yield ox.Triple(q.subject, q.predicate, q.object)
-
-
-class file_lock:  # noqa: N801 - used as a context manager, reads as a function
-    """An exclusive lock between processes sharing a prepared folder (two servers on the same data)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        import fcntl
-
-        self.handle = self.path.open("a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
 
 
 def finish_file(path: Path, write: Any) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from tourkg.engines import dumps, lookups, results, stats
+from tourkg.files import file_lock, read_json, write_json
 
 #: Exit status when a query overran its time limit and the engine stopped itself.
 EXIT_TIMEOUT = 75
@@ -75,7 +76,7 @@ class Engine:
     def open(self) -> None:
         """Open the prepared dataset, or load the input files into it (first start)."""
         started = time.monotonic()
-        self.meta = _read_json(self.folder / "meta.json")
+        self.meta = read_json(self.folder / "meta.json")
         mode, disk = self.plan["mode"], self.plan.get("disk_dir")
         if mode == "disk":
             self.store = self._open_disk(Path(disk))
@@ -191,7 +192,7 @@ class Engine:
             + (" and the on-disk snapshot for fast restarts" if self.plan["mode"] == "memory" else ""))
 
     def _build_snapshot(self) -> None:
-        with dumps.file_lock(self.folder / ".lock-store"):
+        with file_lock(self.folder / ".lock-store"):
             final = self.folder / "store"
             if _finished(final, self.plan["key"]):
                 return
@@ -211,7 +212,7 @@ class Engine:
 
     def _save_meta(self) -> None:
         keep = {k: v for k, v in self.meta.items() if k != "engine"}
-        _write_json(self.folder / "meta.json", keep)
+        write_json(self.folder / "meta.json", keep)
 
     # -- requests ------------------------------------------------------------------------------------
     def handle(self, op: str, args: tuple) -> Any:
@@ -388,20 +389,7 @@ def _triples_per_byte(path: Path, fmt: str) -> float:
 
 
 def _finished(folder: Path, key: str) -> bool:
-    return _read_json(folder / MARKER).get("key") == key
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    partial.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True))
-    partial.replace(path)
+    return read_json(folder / MARKER).get("key") == key
 
 
 def _serve_connection(engine: Engine, conn: Connection) -> None:
@@ -455,7 +443,7 @@ def main() -> None:
         _say({"event": "error", "message": str(exc)})
         sys.exit(EXIT_DATA)
     address = plan["socket"]
-    with dumps.file_lock(Path(address + ".lock")):
+    with file_lock(Path(address + ".lock")):
         if os.path.exists(address):
             os.unlink(address)
         listener = Listener(address, "AF_UNIX", authkey=bytes.fromhex(plan["authkey"]))

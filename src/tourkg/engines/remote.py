@@ -455,7 +455,8 @@ def _convert(form: str | None, body: bytes, request: dict[str, Any], rows: int, 
 
 def _render_remote_dump(store: RemoteStore, fmt: Format, path: Path, gzipped: bool) -> None:
     """Stream a dump from the engine into ``path`` (aside, then renamed), with its ETag."""
-    from tourkg.engines.dumps import file_lock, finish_file, gzip_file
+    from tourkg.engines.dumps import finish_file, gzip_file
+    from tourkg.files import file_lock
 
     with file_lock(path.with_name(f".lock-{path.name}")):
         if gzipped:
