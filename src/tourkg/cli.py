@@ -50,7 +50,7 @@ def validate(data, shapes, ontology, output) -> None:
 
     settings = _settings(data=data, shapes=shapes, ontology=ontology)
     try:
-        loaded = loader.load(settings)
+        loaded = loader.load(settings, ontology=False)
     except DataError as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)

@@ -140,6 +140,8 @@ class _Gate:
     so it starts in a fraction of the time a new interpreter takes, and the parent goes on meanwhile."""
 
     def __init__(self, settings: Settings) -> None:
+        import pyshacl  # noqa: F401 - imported before the fork: the child, on the critical path, starts at once
+
         read, write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: validate, write the verdict, leave without running any cleanup
@@ -173,7 +175,7 @@ def _validate_here(settings: Settings) -> dict[str, Any]:
     from tourkg.validate import validate
 
     try:
-        report = validate(loader.load(settings, settings.data_base_uri))
+        report = validate(loader.load(settings, settings.data_base_uri, ontology=False))
     except DataError as exc:
         return {"error": exc.message}
     return {"conforms": report.conforms, "text": report.text}

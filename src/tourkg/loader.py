@@ -160,14 +160,15 @@ def data_base(settings: Settings) -> str:
     return settings.data_base_uri or infer_base(sample(settings.data), f"http://{settings.host}:{settings.port}/")
 
 
-def load(settings: Settings, base: str | None = None) -> Loaded:
-    """Read the data, ontology and shapes files named by ``settings`` in full (for SHACL validation),
-    in the namespace ``base`` (default: :func:`data_base`)."""
+def load(settings: Settings, base: str | None = None, ontology: bool = True) -> Loaded:
+    """Read the data, ontology (unless not wanted) and shapes files named by ``settings`` in full (for
+    SHACL validation), in the namespace ``base`` (default: :func:`data_base`)."""
     base = base or data_base(settings)
     quads = parse_files(settings.data, base)
+    paths = settings.ontology if ontology else ()
     return Loaded(
         quads=quads,
-        ontology=[q for path in settings.ontology for q in parse_ontology(Path(path), base)],
+        ontology=[q for path in paths for q in parse_ontology(Path(path), base)],
         shapes=parse_files(settings.shapes, base, into=f"{base}id/graph/shapes"),
         base=base,
     )
