@@ -120,16 +120,78 @@ def test_from_selects_default_graph(live_url):
     assert len(rows(response)) == 1
 
 
-def test_unknown_graph_is_400_and_never_fetched(live_url):
-    response = requests.get(sparql(live_url), params={"query": SELECT,
-                                                       "default-graph-uri": "http://example.org/remote.ttl"})
-    assert response.status_code == 400 and "never fetched" in response.text
+@pytest.fixture(scope="module")
+def watched_url():
+    """A URL on loopback that counts the requests it gets: a graph named by it must never be fetched."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/turtle")
+            self.end_headers()
+            self.wfile.write(b"<http://example.org/s> <http://example.org/p> <http://example.org/o> .\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/graph.ttl", hits
+    server.shutdown()
 
 
-def test_unknown_graph_lists_a_few_graphs_and_points_to_the_description(live_url):
-    response = requests.get(sparql(live_url), params={"query": SELECT, "named-graph-uri": "http://example.org/g"})
-    assert response.text.count("<https://w3id.org/tourkg/") == 5
-    assert " more" in response.text and "service description" in response.text
+# The W3C protocol tests query_get and query_post_form: a default-graph-uri the service does not hold is an
+# empty graph (SPARQL 1.1 Query §13.2), so ASK {} is true and every pattern matches nothing.
+def test_unknown_default_graph_is_empty_by_get(live_url, watched_url):
+    url, hits = watched_url
+    response = requests.get(sparql(live_url), params={"query": "ASK {}", "default-graph-uri": url},
+                            headers={"Accept": JSON})
+    assert response.status_code == 200 and response.json()["boolean"] is True
+    response = requests.get(sparql(live_url), params={"query": SELECT, "default-graph-uri": url},
+                            headers={"Accept": JSON})
+    assert response.status_code == 200 and rows(response) == []
+    assert hits == []
+
+
+def test_unknown_default_graph_is_empty_by_post_form(live_url, watched_url):
+    url, hits = watched_url
+    response = requests.post(sparql(live_url), data={"query": "ASK { ?s ?p ?o }", "default-graph-uri": url},
+                             headers={"Accept": JSON})
+    assert response.status_code == 200 and response.json()["boolean"] is False
+    assert hits == []
+
+
+def test_unknown_named_graph_is_empty_by_post_direct(live_url, watched_url):
+    url, hits = watched_url
+    response = requests.post(sparql(live_url) + "?named-graph-uri=" + requests.utils.quote(url, safe=""),
+                             data="SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } }",
+                             headers={"Content-Type": DIRECT, "Accept": JSON})
+    assert response.status_code == 200 and rows(response) == []
+    assert hits == []
+
+
+def test_unknown_graph_beside_a_held_one_adds_nothing(live_url, watched_url):
+    url, hits = watched_url
+    query = f"SELECT ?d WHERE {{ <{TOUR}> <https://schema.org/startDate> ?d }}"
+    both = requests.get(sparql(live_url), params={"query": query, "default-graph-uri": [GRAPH_ANEWS, url]},
+                        headers={"Accept": JSON})
+    alone = requests.get(sparql(live_url), params={"query": query, "default-graph-uri": GRAPH_ANEWS},
+                         headers={"Accept": JSON})
+    assert both.status_code == 200 and rows(both) == rows(alone) and len(rows(alone)) == 1
+    assert hits == []
+
+
+def test_unknown_from_graphs_are_empty(live_url, watched_url):
+    url, hits = watched_url
+    query = f"SELECT * FROM <{url}> FROM NAMED <{url}> WHERE {{ {{ ?s ?p ?o }} UNION {{ GRAPH ?g {{ ?s ?p ?o }} }} }}"
+    response = requests.get(sparql(live_url), params={"query": query}, headers={"Accept": JSON})
+    assert response.status_code == 200 and rows(response) == []
+    assert hits == []
 
 
 # -- result formats, by Accept and by format= ----------------------------------------------------------

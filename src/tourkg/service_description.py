@@ -70,8 +70,9 @@ def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
     graph.add((service, SD.defaultDataset, _dataset(graph, store)))
     graph.add((service, RDFS.comment, Literal(
         "Read-only SPARQL 1.1 Query endpoint. The default graph is the union of all named graphs. "
-        "SPARQL Update and SERVICE (federation) are refused with 403; default-graph-uri and "
-        "named-graph-uri select among the loaded graphs only. Limits: "
+        "SPARQL Update and SERVICE (federation) are refused with 403. A graph named by default-graph-uri, "
+        "named-graph-uri, FROM or FROM NAMED that the dataset does not hold is an empty graph: graphs are "
+        "never fetched from the Web. Limits: "
         f"{settings.query_timeout:g} s per query (503 past it), {settings.max_result_rows} result rows or "
         f"triples and {settings.max_query_length} query characters (413 past them). A GET URL is limited to "
         "8 KB (414 past it): send longer queries by POST (SPARQL 1.1 Protocol §2.1).", lang="en")))

@@ -243,20 +243,32 @@ def formats_for_name(name: str) -> QueryFormats:
     return QueryFormats(results=results, graph=graph, boolean=boolean)
 
 
-#: Most graph IRIs an unknown-graph message lists; a dataset may have dozens, which drown the message.
-MAX_GRAPHS_LISTED = 5
+#: The graph a graph name the dataset does not hold is replaced by when a query is forwarded to a remote
+#: engine: a URN, which no engine dereferences, so that the graph is empty there too and never fetched.
+EMPTY_GRAPH = "urn:x-tourkg:no-such-graph"
 
 
-def _check_graphs(names: Sequence[str], loaded: Sequence[str], what: str) -> None:
-    """Refuse a ``default-graph-uri``/``named-graph-uri`` that is not loaded; list a few that are."""
-    unknown = [n for n in names if n not in loaded]
-    if unknown:
-        shown = ", ".join(f"<{g}>" for g in loaded[:MAX_GRAPHS_LISTED])
-        more = len(loaded) - MAX_GRAPHS_LISTED
-        listing = f"{shown} and {more} more" if more > 0 else shown
-        raise BadRequest(f"{what} <{unknown[0]}> is not a graph of this dataset; graphs are never fetched "
-                         f"from the Web. Loaded graphs ({len(loaded)}): {listing}. The service description "
-                         "(this endpoint without a query, Accept: text/turtle) lists them all.")
+def held_or_empty(names: Sequence[str], loaded: Sequence[str]) -> list[str]:
+    """``names`` with every graph the dataset does not hold replaced by :data:`EMPTY_GRAPH` (SPARQL 1.1
+    Query §13.2: an unknown graph is an empty graph; tourkg never fetches one from the Web)."""
+    held = set(loaded)
+    found = [n if n in held else EMPTY_GRAPH for n in names]
+    return list(dict.fromkeys(found))
+
+
+def from_clauses(text: str) -> tuple[list[str], list[str]]:
+    """The IRIs of a query's ``FROM`` and ``FROM NAMED`` clauses, prefixes resolved (rdflib's parser;
+    only called for queries that have such a clause)."""
+    from rdflib.plugins.sparql import prepareQuery
+
+    defaults: list[str] = []
+    named: list[str] = []
+    for clause in prepareQuery(text).algebra.get("datasetClause") or ():
+        if "default" in clause:
+            defaults.append(str(clause["default"]))
+        elif "named" in clause:
+            named.append(str(clause["named"]))
+    return defaults, named
 
 
 def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, timeout: float | None = None,
@@ -268,14 +280,22 @@ def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, time
     default graph, so ``SELECT * { ?s ?p ?o }`` sees everything.
     """
     protocol = request.default_graphs is not None or request.named_graphs is not None
+    defaults, named = request.default_graphs, request.named_graphs
+    if not protocol and getattr(store, "forwards", False) and scan(request.query).has_from:
+        # A remote engine might fetch a FROM graph it does not hold: the same dataset goes as protocol
+        # parameters (which override FROM, Protocol §2.1.4), with the graphs it does not hold emptied.
+        try:
+            defaults, named = (tuple(x) for x in from_clauses(request.query))
+            protocol = True
+        except Exception:  # noqa: BLE001 - rdflib reads less than the engine: let the engine answer
+            pass
     if protocol:
         loaded = store.graphs()
-        for names, what in ((request.default_graphs, "default-graph-uri"), (request.named_graphs,
-                                                                            "named-graph-uri")):
-            _check_graphs(names or (), loaded, what)
+        defaults = tuple(held_or_empty(defaults or (), loaded))
+        named = tuple(held_or_empty(named or (), loaded))
     return store.query(
         request.query, formats=chosen,
-        default_graphs=list(request.default_graphs or ()) if protocol else None,
-        named_graphs=list(request.named_graphs or ()) if protocol else None,
+        default_graphs=list(defaults or ()) if protocol else None,
+        named_graphs=list(named or ()) if protocol else None,
         timeout=timeout, max_rows=max_rows,
     )

@@ -84,6 +84,9 @@ def _term(binding: dict[str, str]) -> tuple:
 class RemoteStore:
     """The ``Store`` on a remote SPARQL 1.1 endpoint."""
 
+    #: Queries leave the machine: graph names the dataset does not hold are emptied before they go.
+    forwards = True
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url, self.settings = url, settings
         #: Look-ups and statistics get the users' time limit too: an engine that cannot answer a page's
