@@ -11,7 +11,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -34,26 +36,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass
+class ServerProcess:
+    """A ``tourkg serve`` started by a test: its URL, process and log."""
+
+    url: str
+    proc: subprocess.Popen
+    _log: Any
+
+    def log(self) -> str:
+        """What the server wrote on stderr so far (its log and access log)."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+
 @contextlib.contextmanager
-def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[str]:
-    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``); yield its URL; stop it."""
+def server_process(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[ServerProcess]:
+    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``); yield it; stop it.
+
+    The server's log goes to a file: a pipe nobody reads would fill up and block the server."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "tourkg", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(f"http://127.0.0.1:{port}", proc, errors)
     deadline = time.monotonic() + wait
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read().decode()}")
+                raise RuntimeError(f"server exited with {proc.returncode}: {server.log()}")
             with contextlib.suppress(requests.ConnectionError):
-                if requests.get(url + "/robots.txt", timeout=2).status_code < 500:
+                if requests.get(server.url + "/robots.txt", timeout=2).status_code < 500:
                     break
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start in time")
             time.sleep(0.2)
-        yield url
+        yield server
     finally:
         proc.terminate()
         try:
@@ -61,8 +80,14 @@ def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> I
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-        if proc.stderr:
-            proc.stderr.close()
+        errors.close()
+
+
+@contextlib.contextmanager
+def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[str]:
+    """Start ``tourkg serve`` on a free loopback port (or ``port``); yield its URL; stop it."""
+    with server_process(*args, wait=wait, port=port) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -118,32 +118,3 @@ def test_rows_under_the_limit_are_fine(limited_url):
     query = "SELECT ?s { ?s ?p ?o } LIMIT 50"
     response = requests.get(limited_url + "/sparql", params={"query": query}, headers=JSON, timeout=30)
     assert len(response.json()["results"]["bindings"]) == 50
-
-
-ELASTIC_TIMEOUT = 3.0
-
-
-@pytest.fixture(scope="module")
-def one_worker_url():
-    """One web worker, so every query below goes through the same process to the one engine."""
-    with running_server("--query-timeout", str(ELASTIC_TIMEOUT), "--workers", "1") as url:
-        yield url
-
-
-def test_simple_query_is_not_queued_behind_runaways(one_worker_url):
-    answers = []
-
-    def runaway():
-        answers.append(requests.post(one_worker_url + "/sparql", data={"query": RUNAWAY}, headers=JSON,
-                                     timeout=60))
-
-    threads = [threading.Thread(target=runaway) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)  # every runaway holds a worker by now
-    started = time.monotonic()
-    assert ask(one_worker_url)
-    assert time.monotonic() - started < ELASTIC_TIMEOUT / 2
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers] == [503] * 4 and all("query_timeout" in a.text for a in answers)

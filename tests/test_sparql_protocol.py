@@ -188,7 +188,8 @@ def test_unknown_graph_beside_a_held_one_adds_nothing(live_url, watched_url):
 
 def test_unknown_from_graphs_are_empty(live_url, watched_url):
     url, hits = watched_url
-    query = f"SELECT * FROM <{url}> FROM NAMED <{url}> WHERE {{ {{ ?s ?p ?o }} UNION {{ GRAPH ?g {{ ?s ?p ?o }} }} }}"
+    query = (f"SELECT * FROM <{url}> FROM NAMED <{url}> "
+             "WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
     response = requests.get(sparql(live_url), params={"query": query}, headers={"Accept": JSON})
     assert response.status_code == 200 and rows(response) == []
     assert hits == []

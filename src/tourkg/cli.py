@@ -74,6 +74,10 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--query-timeout", type=float, default=None, help=_HELP["query_timeout"])
 @click.option("--max-result-rows", type=int, default=None, help=_HELP["max_result_rows"])
 @click.option("--max-query-length", type=int, default=None, help=_HELP["max_query_length"])
+@click.option("--query-slots", type=int, default=None, help=_HELP["query_slots"])
+@click.option("--query-queue", type=int, default=None, help=_HELP["query_queue"])
+@click.option("--query-queue-wait", type=float, default=None, help=_HELP["query_queue_wait"])
+@click.option("--client-queries", type=int, default=None, help=_HELP["client_queries"])
 @click.option("--workers", "web_workers", type=int, default=None, help=_HELP["web_workers"])
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--store", default=None, help=_HELP["store"])
@@ -88,8 +92,13 @@ def validate(data, shapes, ontology, output) -> None:
               help="Folder of example queries (.rq files starting with '# title: ...'); default: the "
                    "tour's, none for other data.")
 @click.option("--no-validate", is_flag=True, help="Serve even when the data does not conform to the shapes.")
-def serve(no_validate: bool, **flags: Any) -> None:
-    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian."""
+@click.option("--watch", is_flag=True, help="Reload when a data, shapes or ontology file changes (as on "
+              "SIGHUP): prepared aside, swapped in at once, refused (old data kept) when it does not load "
+              "or conform.")
+@click.option("--access-log/--no-access-log", default=True, help="One line per request on stderr.")
+def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> None:
+    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian. SIGHUP reloads
+    the data without downtime; SIGTERM or SIGINT stops after the requests in flight."""
     from tourkg.dataset import start_dataset
     from tourkg.errors import StartupError
     from tourkg.ports import check_port
@@ -100,7 +109,7 @@ def serve(no_validate: bool, **flags: Any) -> None:
         pending = start_dataset(settings)  # the engine loads while the web framework is imported
         from tourkg.web.server import run
 
-        run(settings, pending)
+        run(settings, pending, watch=watch, access_log=access_log)
     except StartupError as exc:
         click.echo(str(exc), err=True)
         sys.exit(exc.exit_code)

@@ -60,6 +60,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_result_rows", 10_000, "Most rows (SELECT) or triples (CONSTRUCT/DESCRIBE) a result may "
             "have; past it the query gets 413.", int),
     Setting("max_query_length", 20_000, "Most characters a SPARQL query may have; past it 413.", int),
+    Setting("query_slots", 0, "SPARQL queries run at once (default 0: one per core); more wait in a queue.",
+            int),
+    Setting("query_queue", 16, "SPARQL queries that may wait for a slot; past it, 503 with Retry-After at "
+            "once.", int),
+    Setting("query_queue_wait", 3.0, "Seconds a query may wait for a slot (also: a query expected to wait "
+            "longer is refused at once with 503 and Retry-After).", float),
+    Setting("client_queries", 0, "Most SPARQL queries one client (address; X-Forwarded-For with "
+            "proxy_hops) may have running or waiting; past it 429 with Retry-After (0: no limit).", int),
     Setting("store", "memory", "Where the data lives: memory (one in-memory Oxigraph engine process shared "
             "by every web worker), oxigraph:DIR (a persistent on-disk Oxigraph store in DIR: the first start "
             "loads it, later starts open it at once; for data larger than memory) or sparql:URL (any "
@@ -101,6 +109,10 @@ class Settings:
     query_timeout: float = _DEFAULTS["query_timeout"]
     max_result_rows: int = _DEFAULTS["max_result_rows"]
     max_query_length: int = _DEFAULTS["max_query_length"]
+    query_slots: int = _DEFAULTS["query_slots"]
+    query_queue: int = _DEFAULTS["query_queue"]
+    query_queue_wait: float = _DEFAULTS["query_queue_wait"]
+    client_queries: int = _DEFAULTS["client_queries"]
     store: str = _DEFAULTS["store"]
     cache_dir: str = _DEFAULTS["cache_dir"]
     web_workers: int = _DEFAULTS["web_workers"]

@@ -71,11 +71,18 @@ def engine_mode(spec: str) -> tuple[str, str | None]:
     raise StartupError(f"Unknown store {spec!r}: use memory, oxigraph:DIR or sparql:URL.", 2)
 
 
+class Unchanged(Exception):
+    """A reload found the very files already served (same content hash): there is nothing to do."""
+
+
 class PendingDataset:
     """A dataset being opened: the engine loads and the SHACL gate runs, each in a process of its own,
-    while the caller goes on (the server imports its web framework meanwhile); :meth:`finish` waits."""
+    while the caller goes on (the server imports its web framework meanwhile); :meth:`finish` waits.
 
-    def __init__(self, settings: Settings) -> None:
+    :param unless_key: raise :class:`Unchanged` instead when the files' key is this one (a reload).
+    """
+
+    def __init__(self, settings: Settings, unless_key: str | None = None) -> None:
         self.settings = settings
         self.mode, argument = engine_mode(settings.store)
         self.argument = argument or ""
@@ -90,6 +97,8 @@ class PendingDataset:
             self.prepared = prepare(settings)
         except DataError as exc:
             raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+        if unless_key is not None and self.prepared.key == unless_key:
+            raise Unchanged(unless_key)
         self.hold = hold(self.prepared.folder)  # kept open while served: never evicted meanwhile
         disk = str(Path(self.argument).expanduser().resolve()) if self.mode == "disk" else None
         self.engine = EngineProcess(self.prepared, self.mode, disk)

@@ -271,7 +271,8 @@ def from_clauses(text: str) -> tuple[list[str], list[str]]:
     return defaults, named
 
 
-def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, timeout: float | None = None,
+def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, client: str | None = None,
+              timeout: float | None = None,
               max_rows: int | None = None) -> QueryOutcome:
     """Evaluate a checked query on ``store`` with the dataset the protocol asks for.
 
@@ -297,5 +298,5 @@ def run_query(store: Store, request: QueryRequest, chosen: QueryFormats, *, time
         request.query, formats=chosen,
         default_graphs=list(defaults or ()) if protocol else None,
         named_graphs=list(named or ()) if protocol else None,
-        timeout=timeout, max_rows=max_rows,
+        timeout=timeout, max_rows=max_rows, client=client,
     )

@@ -97,8 +97,9 @@ class Store(Protocol):
 
     def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
               named_graphs: list[str] | None = None, timeout: float | None = None,
-              max_rows: int | None = None) -> QueryOutcome:
-        """Run a user query under the time and size limits."""
+              max_rows: int | None = None, client: str | None = None) -> QueryOutcome:
+        """Run a user query under the time and size limits, admitted as ``engines.admission`` says
+        (``client``: who asks, for the per-client limit)."""
 
     def select(self, text: str) -> list[dict[str, Node]]:
         """Run a trusted, bounded internal SELECT over the union of all graphs."""

@@ -27,10 +27,12 @@ from tourkg.errors import (
     DataError,
     EngineUnavailable,
     NotAcceptable,
+    Overloaded,
     QuerySyntaxError,
     QueryTimeout,
     ResultTooLarge,
     StartupError,
+    TooManyRequests,
     TourkgError,
     readable_syntax_error,
 )
@@ -59,6 +61,7 @@ class EngineProcess:
             "socket": self.address, "authkey": self.authkey.hex(), "inputs": list(prepared.inputs),
             "prefixes": prepared.prefixes, "progress": sys.stderr.isatty(),
             "rewrite": [prepared.settings.data_base_uri, prepared.settings.base_uri],
+            "admission": admission_limits(prepared.settings),
         }
         self.meta: dict[str, Any] = {}
         self.restarts = 0
@@ -139,15 +142,22 @@ class EngineProcess:
     def store(self, settings: Any) -> EngineStore:
         """A ``Store`` speaking to this engine (safe to use after the web server forks)."""
         return EngineStore(self.address, self.authkey, self.meta, self.prepared.prefixes,
-                           settings.query_timeout, settings.max_result_rows)
+                           settings.query_timeout, settings.max_result_rows, settings.query_queue_wait)
+
+
+def admission_limits(settings: Any) -> dict[str, Any]:
+    """The query admission settings (see ``engines.admission``)."""
+    return {"slots": settings.query_slots or os.cpu_count() or 2, "queue": settings.query_queue,
+            "max_wait": settings.query_queue_wait, "per_client": settings.client_queries}
 
 
 class EngineStore:
     """The ``Store`` on the engine process: a few Unix-socket connections per web worker."""
 
     def __init__(self, address: str, authkey: bytes, meta: dict[str, Any], prefixes: dict[str, str],
-                 query_timeout: float, max_rows: int) -> None:
+                 query_timeout: float, max_rows: int, queue_wait: float = 0.0) -> None:
         self.address, self.authkey = address, authkey
+        self.queue_wait = queue_wait
         self.prefixes = dict(prefixes)
         self.query_timeout, self.max_rows = query_timeout, max_rows
         self._graphs = tuple(meta.get("graphs", ()))
@@ -211,23 +221,28 @@ class EngineStore:
     # -- user queries --------------------------------------------------------------------------------
     def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
               named_graphs: list[str] | None = None, timeout: float | None = None,
-              max_rows: int | None = None) -> QueryOutcome:
-        """Run a user query in the engine under the time limit (enforced there by stopping the process)."""
+              max_rows: int | None = None, client: str | None = None) -> QueryOutcome:
+        """Run a user query in the engine under the time limit (enforced there by stopping the process);
+        it may first wait up to ``queue_wait`` for a query slot there."""
         limit = self.query_timeout if timeout is None else timeout
         request = query_request(text, formats, default_graphs, named_graphs,
                                 self.max_rows if max_rows is None else max_rows, self.prefixes)
-        deadline = time.monotonic() + limit
+        request["client"] = client
+        started = time.monotonic()
+        budget = limit  # of running time: the wait for a slot does not count against it
         for attempt in range(2):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            sent = time.monotonic()
             try:
-                status, payload, detail = self._call("query", request, remaining, wait=remaining, retry=False)
+                status, payload, detail = self._call("query", request, budget, wait=budget + self.queue_wait,
+                                                     retry=False)
             except _Cut:
+                if time.monotonic() - sent >= budget:
+                    break  # the engine stopped at this query's own overrun
                 if attempt:  # cut twice: the query itself may be what stops the engine; not a third time
                     raise EngineUnavailable("The query engine stopped twice while answering this query; it "
                                             "may be what stops it. Narrow it down, or try again.") from None
-                continue  # the engine stopped: this query's own overrun (then no time is left), or another's
+                budget = max(0.5, limit - (time.monotonic() - started))
+                continue  # another query's overrun stopped the engine: once more on the new one
             return outcome(status, payload, detail, formats, text)
         raise timeout_error(limit)
 
@@ -274,9 +289,10 @@ class EngineStore:
         path, etag, size = self._call("dump", fmt.extension, gzipped, wait=600.0)
         return Dump(Path(path), etag, size)
 
-    def status(self) -> dict[str, Any]:
-        """The engine's state: which copy it serves from and whether background preparation is done."""
-        return self._call("status")
+    def status(self, wait: float = LOOKUP_WAIT) -> dict[str, Any]:
+        """The engine's state: which copy it serves from, whether background preparation is done, and
+        its queries running and waiting."""
+        return self._call("status", wait=wait)
 
     def close(self) -> None:
         """Close this process's connections."""
@@ -333,6 +349,9 @@ def outcome(status: str, payload: Any, detail: Any, chosen: QueryFormats, text: 
         return QueryOutcome(payload, fmt, form, size)
     if status == "syntax":
         raise QuerySyntaxError(readable_syntax_error(text, payload))
+    if status == "refused":
+        kind, retry_after, message = payload
+        raise (TooManyRequests if kind == "client" else Overloaded)(message, retry_after)
     if status == "too_large":
         raise ResultTooLarge(f"The result has more than {payload} rows or triples (setting max_result_rows). "
                              "Add a LIMIT or narrow the query.")

@@ -35,6 +35,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from tourkg.engines import dumps, lookups, results, stats
+from tourkg.engines.admission import Admission, Refused
 from tourkg.files import file_lock, read_json, write_json
 
 #: Exit status when a query overran its time limit and the engine stopped itself.
@@ -71,6 +72,9 @@ class Engine:
         self._tokens = 0
         self._lock = threading.Lock()
         self.dumps: dumps.DumpWriter | None = None
+        limits = plan.get("admission") or {}
+        self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
+                                   limits.get("max_wait", 3.0), limits.get("per_client", 0))
 
     # -- start ----------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -241,19 +245,27 @@ class Engine:
             return str(path), etag, size
         if op == "status":
             return {"engine": self.meta.get("engine", "in memory"), "pid": os.getpid(),
-                    "prepared": bool(self.meta.get("prepared"))}
+                    "prepared": bool(self.meta.get("prepared")), "queries": self.admission.state()}
         raise ValueError(f"unknown operation {op!r}")
 
     def _query(self, store: ox.Store, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
+        """Admit the query (or refuse it at once), then run it under the watchdog; the time waiting for
+        a slot does not count against its time limit."""
+        client = request.get("client")
+        try:
+            admitted = self.admission.enter(client)
+        except Refused as refused:
+            return ("refused", (refused.kind, refused.retry_after, refused.message), None)
         with self._lock:
             self._tokens += 1
             token = self._tokens
             self.running[token] = time.monotonic() + timeout
         try:
-            return results.execute(store, request, union=not self.merged)
+            return results.execute(self.store, request, union=not self.merged)
         finally:
             with self._lock:
                 self.running.pop(token, None)
+            self.admission.leave(client, admitted)
 
     def watchdog(self) -> None:
         """Stop the process when a query overruns its time limit: nothing else can stop the work."""

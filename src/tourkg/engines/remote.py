@@ -34,9 +34,10 @@ from rdflib.term import Node
 from tourkg import loader
 from tourkg.config import Settings
 from tourkg.engines import texts
-from tourkg.engines.client import outcome, query_request, timeout_error
+from tourkg.engines.admission import Admission, Refused
+from tourkg.engines.client import admission_limits, outcome, query_request, timeout_error
 from tourkg.engines.results import graph_body
-from tourkg.errors import BadGateway, GatewayTimeout, TourkgError
+from tourkg.errors import BadGateway, GatewayTimeout, Overloaded, TooManyRequests, TourkgError
 from tourkg.formats import Format
 from tourkg.prepare import cache_root
 from tourkg.store import (
@@ -97,6 +98,8 @@ class RemoteStore:
         self._pid = 0
         self._known: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        limits = admission_limits(settings)  # per web worker: the remote engine has its own limits too
+        self.admission = Admission(limits["slots"], limits["queue"], limits["max_wait"], limits["per_client"])
         digest = hashlib.sha256(url.encode()).hexdigest()[:16]
         self._dumps = cache_root(settings) / f"remote-{digest}"  # the user's own cache, not a shared /tmp
 
@@ -207,9 +210,22 @@ class RemoteStore:
     # -- user queries --------------------------------------------------------------------------------
     def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
               named_graphs: list[str] | None = None, timeout: float | None = None,
-              max_rows: int | None = None) -> QueryOutcome:
+              max_rows: int | None = None, client: str | None = None) -> QueryOutcome:
         """Forward a checked query with the time limit on the HTTP call; read the answer back (bounded)
-        and serialize it in the negotiated format."""
+        and serialize it in the negotiated format. Admitted as a local query is (``engines.admission``),
+        per web worker."""
+        try:
+            admitted = self.admission.enter(client)
+        except Refused as refused:
+            raise (TooManyRequests if refused.kind == "client" else Overloaded)(refused.message,
+                                                                               refused.retry_after) from None
+        try:
+            return self._query(text, formats, default_graphs, named_graphs, timeout, max_rows)
+        finally:
+            self.admission.leave(client, admitted)
+
+    def _query(self, text: str, formats: QueryFormats, default_graphs: list[str] | None,
+               named_graphs: list[str] | None, timeout: float | None, max_rows: int | None) -> QueryOutcome:
         from tourkg.sparql import scan
 
         limit = self.settings.query_timeout if timeout is None else timeout

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, has_request_context, request
 from rdflib import Graph
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -151,8 +151,17 @@ def rendering_key(settings: Settings) -> str:
     return digest.hexdigest()[:16]
 
 
+#: WSGI environ key of the ``Publisher`` a request is answered with: set by the server for each request,
+#: so a request that started before a reload finishes on the data it started with.
+ENVIRON_KEY = "tourkg.publisher"
+
+
 def publisher() -> Publisher:
-    """The current app's ``Publisher``."""
+    """The ``Publisher`` of this request (the server's current one when it began), else the app's."""
+    if has_request_context():
+        found = request.environ.get(ENVIRON_KEY)
+        if found is not None:
+            return found
     return current_app.extensions["tourkg"]
 
 

@@ -211,5 +211,7 @@ def robots() -> Response:
     """Allow everything and point crawlers to the sitemap."""
     # The query endpoint is for people and programs asking questions, not for crawling: every page
     # links a DESCRIBE query, and crawling those would only load the engine.
-    body = f"User-agent: *\nDisallow: /sparql\nAllow: /\nSitemap: {request.host_url}sitemap.xml\n".encode()
+    # Health checks are for load balancers, not for an index.
+    body = (f"User-agent: *\nDisallow: /sparql\nDisallow: /healthz\nDisallow: /readyz\nAllow: /\n"
+            f"Sitemap: {request.host_url}sitemap.xml\n").encode()
     return representation(body, "text/plain; charset=utf-8")

@@ -47,7 +47,8 @@ def register(app: Flask) -> None:
     def handle_tourkg_error(exc: TourkgError) -> Response:
         if exc.status >= 500:
             log.warning("%s: %s", exc.title, exc.message)
-        headers = {"Retry-After": "5"} if exc.status == 503 else {}
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry or 5)} if exc.status in (429, 503) else {}
         if isinstance(exc, NotAcceptable) and exc.offers:
             headers["X-Available-Formats"] = ", ".join(exc.offers)
         return error_response(exc.status, exc.title, exc.message, headers)

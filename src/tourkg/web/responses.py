@@ -11,14 +11,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from flask import Response, request, send_file
 from markupsafe import Markup
 
-from tourkg.config import Settings
 from tourkg.formats import Format
 from tourkg.store import Dump
 from tourkg.web import publisher
@@ -28,17 +27,19 @@ from tourkg.web.fastpath import CACHEABLE, FILE
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
-@cache
 def _mtime(paths: tuple[Path, ...]) -> datetime:
     code = [p for p in _PACKAGE.rglob("*") if p.suffix in (".py", ".html", ".css", ".js", ".rq", ".xml")]
     stamps = [p.stat().st_mtime for p in (*paths, *code) if p.exists()]
     return datetime.fromtimestamp(int(max(stamps, default=0)), UTC)
 
 
-def last_modified(settings: Settings) -> datetime:
+def last_modified(pub: Any) -> datetime:
     """When what the representations are made of last changed: the data, ontology and shapes files, and
-    tourkg's own code and templates (so an upgrade never answers 304 with an old body)."""
-    return _mtime(tuple(settings.data) + tuple(settings.ontology) + tuple(settings.shapes))
+    tourkg's own code and templates (so an upgrade never answers 304 with an old body). Read once per
+    publisher: a reload brings a new publisher, and so the new files' time."""
+    settings = pub.settings
+    return pub.cached(("last-modified",), lambda: _mtime(tuple(settings.data) + tuple(settings.ontology)
+                                                         + tuple(settings.shapes)), pinned=True)
 
 
 @lru_cache(maxsize=1024)
@@ -59,7 +60,7 @@ def representation(body: bytes, content_type: str, *, vary: Sequence[str] = (),
     """A 200 response for ``body`` that answers conditional requests with 304."""
     response = Response(body, content_type=content_type)
     response.set_etag(etag_of(body))
-    response.last_modified = last_modified(publisher().settings)
+    response.last_modified = last_modified(publisher())
     if vary:
         response.headers["Vary"] = ", ".join(vary)
     link = link_header(links)
@@ -81,7 +82,7 @@ def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) 
         response.headers[CACHEABLE] = "1"
         return response
     response = send_file(dump.path, mimetype=content_type, etag=dump.etag, conditional=True,
-                         last_modified=last_modified(publisher().settings), max_age=None)
+                         last_modified=last_modified(publisher()), max_age=None)
     response.headers.update(headers)
     if publisher().ttl is None:  # a remote engine's dump is rendered again later, at the same path
         response.headers[FILE] = str(dump.path)

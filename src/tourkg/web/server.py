@@ -22,8 +22,10 @@ from typing import Any
 from tourkg.config import Settings
 from tourkg.dataset import PendingDataset
 from tourkg.ports import check_port, url_host
-from tourkg.web import Publisher, build_app
-from tourkg.web.fastpath import FastPath
+from tourkg.web import ENVIRON_KEY, Publisher, build_app
+from tourkg.web.accesslog import AccessLog
+from tourkg.web.generations import Switch
+from tourkg.web.reload import Reloader
 
 #: Most bytes granian buffers while reading a request head (HTTP/1 ``max_buffer_size``): URLs past 8 KB
 #: are refused with 414 by the fast path, and headers beyond this are no request anyone needs.
@@ -39,10 +41,11 @@ CONNECTIONS = 1024
 KEEP_ALIVE_MS = 5000
 
 
-def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Any, Publisher]:
-    """The WSGI callable served: the fast path in front of the Flask app. The app is built and its
-    templates compiled while the engine loads and the SHACL gate runs; once the dataset is open, the
-    first documents are rendered before the web workers fork, so that they inherit both."""
+def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Switch, Publisher]:
+    """The WSGI callable served: health checks, then the current data generation's fast path in front
+    of the Flask app. The app is built and its templates compiled while the engine loads and the SHACL
+    gate runs; once the dataset is open, the first documents are rendered before the web workers fork,
+    so that they inherit both."""
     app = build_app(settings)
     if pending.gate is not None:  # the SHACL gate takes a while: time enough to compile every template
         for name in app.jinja_env.list_templates(extensions=("html", "xml")):
@@ -50,7 +53,7 @@ def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Any, Publishe
     pub = Publisher.of(pending.finish())
     app.extensions["tourkg"] = pub
     warm_up(app, pub)
-    return FastPath(app, forwarded=pub.settings.proxy_hops > 0, ttl=pub.ttl), pub
+    return Switch(app, pub, forwarded=pub.settings.proxy_hops > 0), pub
 
 
 #: Documents every visitor or crawler asks for first: prepared before the web workers fork, so they
@@ -66,11 +69,12 @@ def warm_up(app: Any, pub: Publisher) -> None:
     client = app.test_client()
     for path, accept in WARM_UP:
         with contextlib.suppress(Exception):  # a failure here is met again, and reported, on request
-            client.get(path, headers={"Accept": accept})
+            client.get(path, headers={"Accept": accept}, environ_base={ENVIRON_KEY: pub})
 
 
-def run(settings: Settings, pending: PendingDataset) -> None:
-    """Finish opening the dataset (the engine has been loading meanwhile) and serve until interrupted.
+def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, access_log: bool = True) -> None:
+    """Finish opening the dataset (the engine has been loading meanwhile) and serve until interrupted;
+    SIGHUP (or a changed file with ``watch``) reloads without downtime.
 
     :raises StartupError: when the data cannot be loaded or does not conform, or the port is taken.
     """
@@ -79,7 +83,10 @@ def run(settings: Settings, pending: PendingDataset) -> None:
     from granian.log import LogLevels
     from granian.server import Server
 
-    app, pub = wsgi_app(settings, pending)
+    switch, pub = wsgi_app(settings, pending)
+    assert pub.dataset is not None
+    reloader = Reloader(settings, switch, pub.dataset, lambda new: warm_up(switch.app, new))
+    served: Any = AccessLog(switch) if access_log else switch
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
     server = Server(
         "tourkg", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
@@ -88,13 +95,26 @@ def run(settings: Settings, pending: PendingDataset) -> None:
                                                                header_read_timeout=KEEP_ALIVE_MS),
         log_level=LogLevels.error, websockets=False, respawn_failed_workers=True, workers_kill_timeout=10,
     )
-    server.on_startup(lambda: threading.Thread(target=_announce, args=(settings,), daemon=True).start())
-    server.on_shutdown(pub.close)
+
+    def started() -> None:
+        reloader.install_signal()  # after granian's own handlers: SIGHUP is ours (see web.generations)
+        if watch:
+            reloader.watch()
+        threading.Thread(target=_announce, args=(settings,), daemon=True).start()
+
+    def in_worker(*_: Any) -> Any:
+        switch.in_worker()  # forked: follow reloads, and exit with the supervisor
+        return served
+
+    server.on_startup(started)
+    server.on_shutdown(reloader.close)
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
     logging.getLogger("tourkg").setLevel(logging.INFO)
     try:
-        server.serve(target_loader=lambda *_: app, wrap_loader=False)
+        server.serve(target_loader=in_worker, wrap_loader=False)
     finally:
-        pub.close()
+        reloader.close()
+        switch.close()
 
 
 def _announce(settings: Settings, wait: float = 60.0) -> None:

@@ -8,7 +8,9 @@ response (https://www.w3.org/TR/sparql11-protocol/#query-operation).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Blueprint, Response, render_template, request, url_for
 
@@ -19,6 +21,7 @@ from tourkg.queries import Example, examples
 from tourkg.result_table import TABLE_FORMATS, Cell, Table, shorten, to_table
 from tourkg.service_description import describe_service, serialize_description
 from tourkg.web import publisher
+from tourkg.web.accesslog import QUERY_SECONDS
 from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, wants_page
 
 bp = Blueprint("sparql", __name__)
@@ -65,10 +68,20 @@ def _submitted_query() -> str:
 def _results(query: sparql.QueryRequest) -> Response:
     """Step 3: evaluate and serialise in the negotiated format."""
     chosen = choose_query_formats(request.headers.get("Accept"), query.format)
-    outcome = sparql.run_query(publisher().store, query, chosen)
+    outcome = _timed(query, chosen)
     response = Response(outcome.body, content_type=outcome.format.content_type)
     response.headers["Vary"] = "Accept"
     return response
+
+
+def _timed(query: sparql.QueryRequest, chosen: Any) -> Any:
+    """Run the query for this client; the seconds it took (waiting for a slot included) go to the
+    access log."""
+    started = time.monotonic()
+    try:
+        return sparql.run_query(publisher().store, query, chosen, client=request.remote_addr)
+    finally:
+        request.environ[QUERY_SECONDS] = time.monotonic() - started
 
 
 def _no_query() -> Response:
@@ -85,7 +98,7 @@ def _no_query() -> Response:
 def _page_with_results(query: sparql.QueryRequest) -> Response:
     """The query page with the answer as an HTML table, or with the error in place."""
     try:
-        table = to_table(sparql.run_query(publisher().store, query, TABLE_FORMATS))
+        table = to_table(_timed(query, TABLE_FORMATS))
     except TourkgError as exc:
         return _page(query.query, error=exc)
     return _page(query.query, table=table, downloads=_downloads(query, table.form))

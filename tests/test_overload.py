@@ -1,0 +1,148 @@
+"""Overload is refused quickly and cheap requests are unaffected (issue 8): SPARQL queries wait in a
+bounded queue for a query slot, past it 503 with Retry-After at once; a client over its own limit gets
+429; pages, data and health never wait behind queries. Real servers on loopback."""
+
+import threading
+import time
+
+import pytest
+import requests
+from tests.conftest import running_server
+from tests.test_sparql_limits import RUNAWAY
+
+from tourkg.engines.admission import Admission, Refused
+
+JSON = {"Accept": "application/sparql-results+json"}
+TIMEOUT = 4.0
+PAGE = "/page/country/panama"
+
+
+def post(url, query, headers=None, results=None):
+    answer = requests.post(url + "/sparql", data={"query": query}, headers={**JSON, **(headers or {})},
+                           timeout=60)
+    if results is not None:
+        results.append(answer)
+    return answer
+
+
+def start_runaways(url, count, headers=None):
+    results = []
+    threads = [threading.Thread(target=post, args=(url, RUNAWAY, headers, results)) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, results
+
+
+@pytest.fixture(scope="module")
+def small_queue_url():
+    with running_server("--query-timeout", str(TIMEOUT), "--query-slots", "2", "--query-queue", "2",
+                        "--query-queue-wait", "1.5") as url:
+        yield url
+
+
+def test_past_the_queue_a_query_is_refused_at_once_with_retry_after(small_queue_url):
+    threads, answers = start_runaways(small_queue_url, 4)  # two run, two wait
+    time.sleep(0.7)
+    started = time.monotonic()
+    refused = post(small_queue_url, "ASK { ?s ?p ?o }")
+    took = time.monotonic() - started
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+    assert "query_slots" in refused.text and "query_queue" in refused.text
+    assert took < 1.0, took  # at once, not after the wait nor the time limit
+    for thread in threads:
+        thread.join()
+    assert {a.status_code for a in answers} == {503}
+    # the engine came back from the runaways' overruns: queries are answered again
+    assert post(small_queue_url, "ASK { ?s ?p ?o }").json()["boolean"] is True
+
+
+def test_pages_and_data_do_not_wait_behind_runaway_queries(small_queue_url):
+    threads, _ = start_runaways(small_queue_url, 20)
+    time.sleep(0.3)
+    durations = []
+    deadline = time.monotonic() + TIMEOUT + 1
+    paths = [PAGE, "/data/country/panama.ttl", "/healthz", "/", "/data/person/marco-rubio.jsonld"]
+    while time.monotonic() < deadline:
+        for path in paths:
+            started = time.monotonic()
+            assert requests.get(small_queue_url + path, timeout=30).status_code == 200
+            durations.append(time.monotonic() - started)
+    for thread in threads:
+        thread.join()
+    durations.sort()
+    p99 = durations[int(len(durations) * 0.99) - 1]
+    assert len(durations) > 50 and p99 < 0.1, (len(durations), p99)  # measured: about 7 ms
+
+
+def test_a_queued_query_that_waits_too_long_is_refused_by_the_wait_limit(small_queue_url):
+    threads, answers = start_runaways(small_queue_url, 2)  # both slots held by runaways
+    time.sleep(1.8)  # they have run longer than a query may wait: a new one is refused at once
+    started = time.monotonic()
+    refused = post(small_queue_url, "ASK { ?s ?p ?o }")
+    assert refused.status_code == 503 and time.monotonic() - started < 1.0
+    for thread in threads:
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def per_client_url():
+    with running_server("--query-timeout", str(TIMEOUT), "--client-queries", "1", "--proxy-hops", "1") as url:
+        yield url
+
+
+def test_a_client_over_its_limit_gets_429_and_others_are_served(per_client_url):
+    one = {"X-Forwarded-For": "192.0.2.1"}
+    threads, answers = start_runaways(per_client_url, 1, one)
+    time.sleep(0.5)
+    again = post(per_client_url, "ASK { ?s ?p ?o }", one)
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+    assert "client_queries" in again.text
+    other = post(per_client_url, "ASK { ?s ?p ?o }", {"X-Forwarded-For": "192.0.2.2"})
+    assert other.status_code == 200 and other.json()["boolean"] is True
+    for thread in threads:
+        thread.join()
+    assert answers[0].status_code == 503 and "query_timeout" in answers[0].text
+    assert post(per_client_url, "ASK { ?s ?p ?o }", one).status_code == 200  # its slot is free again
+
+
+# -- the admission rules themselves -------------------------------------------------------------------
+def test_admission_runs_slots_queues_the_next_and_refuses_past_the_queue():
+    admission = Admission(slots=1, queue=1, max_wait=5.0)
+    first = admission.enter()
+    waited = []
+    waiter = threading.Thread(target=lambda: waited.append(admission.enter()))
+    waiter.start()
+    time.sleep(0.1)
+    with pytest.raises(Refused) as refused:
+        admission.enter()
+    assert refused.value.kind == "busy" and refused.value.retry_after >= 1
+    admission.leave(None, first)
+    waiter.join(2)
+    assert waited and admission.state()["running"] == 1
+    admission.leave(None, waited[0])
+    assert admission.state()["running"] == 0 and admission.state()["waiting"] == 0
+
+
+def test_admission_gives_up_waiting_after_max_wait():
+    admission = Admission(slots=1, queue=4, max_wait=0.3)
+    admission.mean = 0.01
+    held = admission.enter()
+    started = time.monotonic()
+    with pytest.raises(Refused):
+        admission.enter()
+    assert 0.25 < time.monotonic() - started < 1.0
+    admission.leave(None, held)
+    assert admission.state()["waiting"] == 0
+
+
+def test_admission_per_client_limit():
+    admission = Admission(slots=4, queue=4, max_wait=1.0, per_client=2)
+    held = [admission.enter("a"), admission.enter("a")]
+    with pytest.raises(Refused) as refused:
+        admission.enter("a")
+    assert refused.value.kind == "client"
+    other = admission.enter("b")
+    for started in held:
+        admission.leave("a", started)
+    admission.leave("b", other)
+    admission.leave("a", admission.enter("a"))

@@ -1,0 +1,169 @@
+"""New data without downtime (issue 8): SIGHUP and ``--watch`` prepare the files aside and swap them in
+at once; files that do not parse or do not conform are refused and nothing a client sees changes.
+Real servers on loopback, on copies of the tour's files."""
+
+import hashlib
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from tests.conftest import ROOT, server_process
+
+#: Test data, in temporary copies only: a place that conforms to the tour's shapes.
+NEW = '<place/testland> a schema:Place ; schema:name "Testland"@en ; rdfs:label "Testland"@en .\n'
+NEW_IRI = "https://w3id.org/tourkg/id/place/testland"
+NAMELESS = "<person/nobody> a schema:Person .\n"
+BROKEN = '<country/broken> a schema:Country ; schema:name "unterminated\n'
+#: What a client sees, compared before and after a refused reload.
+WATCHED = ["/", "/page/country/panama", "/data/country/panama.ttl", "/.well-known/void", "/dump.nt",
+           "/sitemap.xml"]
+
+
+def files(tmp: Path) -> tuple[Path, list[str]]:
+    for name in ("tour.ttl", "reference.trig"):
+        shutil.copy(ROOT / "data" / name, tmp / name)
+    args = ["--data", str(tmp / "tour.ttl"), "--data", str(tmp / "reference.trig"), "--shapes",
+            str(ROOT / "shapes" / "tourkg.shapes.ttl"), "--cache-dir", str(tmp / "cache")]
+    return tmp / "tour.ttl", args
+
+
+def generation(url: str) -> str:
+    return requests.get(url + "/readyz", timeout=10).text
+
+
+def wait_for(predicate, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError("not reached in time")
+
+
+def snapshot(url: str) -> dict[str, tuple[int, str | None, bytes]]:
+    answers = {}
+    for path in WATCHED:
+        response = requests.get(url + path, timeout=30, headers={"Accept-Encoding": "identity"})
+        answers[path] = (response.status_code, response.headers.get("ETag"), response.content)
+    return answers
+
+
+@pytest.fixture
+def server(tmp_path):
+    data, args = files(tmp_path)
+    with server_process(*args) as running:
+        running.data = data
+        yield running
+
+
+def reload(server, marker: str) -> None:
+    """SIGHUP, then wait until the log says the reload is over."""
+    before = server.log().count(marker)
+    server.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: server.log().count(marker) > before)
+
+
+def test_sighup_publishes_the_new_data(server):
+    url = server.url
+    assert requests.get(url + "/id/place/testland", allow_redirects=False).status_code == 404
+    dump_etag = requests.get(url + "/dump.nt").headers["ETag"]
+    void = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle"})
+    with server.data.open("a") as out:
+        out.write(NEW)
+    reload(server, "now serving data generation")
+    assert "generation 1" in wait_for(lambda: "generation 1" in generation(url) and generation(url))
+    response = requests.get(url + "/id/place/testland", allow_redirects=False,
+                            headers={"Accept": "text/html"})
+    assert response.status_code == 303
+    page = requests.get(url + "/page/place/testland")
+    assert page.status_code == 200 and "Testland" in page.text
+    assert "Testland" in requests.get(url + "/data/place/testland.ttl").text
+    ask = requests.get(url + "/sparql", params={"query": f"ASK {{ <{NEW_IRI}> ?p ?o }}"},
+                       headers={"Accept": "application/sparql-results+json"})
+    assert ask.json()["boolean"] is True
+    # validators change with the data, so caches revalidate
+    assert requests.get(url + "/dump.nt").headers["ETag"] != dump_etag
+    conditional = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle",
+                                                                   "If-None-Match": void.headers["ETag"]})
+    assert conditional.status_code == 200 and conditional.content != void.content
+
+
+@pytest.mark.parametrize(("addition", "reason"), [(BROKEN, "syntax error"), (NAMELESS, "does not conform")])
+def test_refused_data_changes_nothing_a_client_sees(server, addition, reason):
+    url = server.url
+    before = snapshot(url)
+    with server.data.open("a") as out:
+        out.write(addition)
+    reload(server, "reload refused")
+    log = server.log()
+    assert reason in log and "still serving the data loaded before" in log
+    if addition is BROKEN:
+        assert "tour.ttl:" in log  # file and line named
+    else:
+        assert "name" in log  # the shape's message
+    assert "generation 0" in generation(url)
+    assert snapshot(url) == before
+    assert requests.get(url + "/id/person/nobody", allow_redirects=False).status_code == 404
+
+
+def test_unchanged_files_are_not_prepared_again(server):
+    reload(server, "unchanged")
+    assert "generation 0" in generation(server.url)
+
+
+def test_no_request_fails_or_sees_a_mix_during_reloads(server):
+    """Requests in flight during two reloads: every answer is 200, and each is one whole version: its
+    strong ETag is the hash of the very bytes that came with it (headers and body from one dataset)."""
+    url = server.url
+    failures = []
+    checked = []
+    stop = threading.Event()
+
+    def hammer():
+        session = requests.Session()
+        while not stop.is_set():
+            for path, accept in (("/page/country/panama", "text/html"), ("/data/country/panama.ttl", "*/*"),
+                                 ("/dump.nt", "*/*"), ("/.well-known/void", "application/n-triples"),
+                                 ("/", "text/html")):
+                response = session.get(url + path, headers={"Accept": accept, "Accept-Encoding": "identity"},
+                                       timeout=30)
+                etag = response.headers.get("ETag", "").strip('"')
+                if response.status_code != 200 or etag != hashlib.sha256(response.content).hexdigest()[:40]:
+                    failures.append((path, response.status_code, etag))
+                checked.append(path)
+            query = session.get(url + "/sparql", params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"},
+                                headers={"Accept": "application/sparql-results+json"}, timeout=30)
+            if query.status_code != 200:
+                failures.append(("query", query.status_code))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    with server.data.open("a") as out:
+        out.write(NEW)
+    reload(server, "now serving data generation 1")
+    time.sleep(0.5)
+    with server.data.open("a") as out:
+        out.write('<place/otherland> a schema:Place ; schema:name "Otherland"@en .\n')
+    reload(server, "now serving data generation 2")
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert failures == [] and len(checked) > 50
+    assert "generation 2" in generation(url)
+
+
+def test_watch_reloads_when_a_file_changes(tmp_path):
+    data, args = files(tmp_path)
+    with server_process(*args, "--watch") as running:
+        with data.open("a") as out:
+            out.write(NEW)
+        wait_for(lambda: requests.get(running.url + "/page/place/testland").status_code == 200)
+        assert "a data file changed" in running.log()
