@@ -183,6 +183,12 @@ class EngineStore:
                                             ) from None
                 time.sleep(0.05)
 
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
     def _checkin(self, conn: Connection) -> None:
         with self._lock:
             if self._pid == os.getpid() and len(self._idle) < 64:
@@ -204,6 +210,7 @@ class EngineStore:
                 answer = conn.recv()
             except (EOFError, OSError):
                 conn.close()
+                self._drop_idle()  # the engine stopped: every kept connection to it is dead too
                 if not retry:
                     raise _Cut() from None
                 if time.monotonic() >= deadline:
