@@ -5,30 +5,33 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench soak audit lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+# Every dependency is pinned in requirements/constraints.txt (see `make lock` to update them).
+CONSTRAINTS := requirements/constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/tourkg serve --host 127.0.0.1 --port 8080
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench .ci
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench .ci
 
 # The benchmark needs wrk and nginx (Debian: apt-get install wrk nginx) and rdflib-endpoint, the slowest
 # reference, installed here.
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
 # The soak: a mixed workload at 32 connections for 10 minutes (SECONDS=30 for a short one); fails on any
@@ -36,6 +39,21 @@ bench: $(STAMP)
 SECONDS ?= 600
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $(SECONDS)
+
+# Known vulnerabilities in the pinned dependencies (pip-audit, against PyPI's advisory data).
+audit: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) pip-audit
+	$(BIN)/python .ci/audit.py $(CONSTRAINTS)
+
+# Re-resolve every dependency to the newest versions pyproject.toml allows, in a fresh environment, and
+# rewrite the constraints; then run `make test` and `make audit` and commit the file.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[test,bench]' pip-audit
+	.venv-lock/bin/python .ci/lock.py .venv-lock $(CONSTRAINTS)
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import DATA, ROOT, free_port, oxigraph_server, running_server
+from conftest import DATA, ROOT, free_port, oxigraph_server, running_server, server_process
 
 JSON = {"Accept": "application/sparql-results+json"}
 QUERIES = (
@@ -128,10 +128,15 @@ def test_on_disk_engine_refuses_a_folder_that_is_not_its_own(tmp_path):
 
 def test_on_disk_engine_opens_its_store_at_once_on_the_next_start(tmp_path):
     store = tmp_path / "store"
+    logs = []
     for _ in range(2):
-        with running_server("--store", f"oxigraph:{store}") as url:
-            assert requests.get(url + "/page/country/panama", timeout=30).status_code == 200
-    assert (store / "tourkg-dataset.json").exists()
+        with server_process("--store", f"oxigraph:{store}") as server:
+            assert requests.get(server.url + "/page/country/panama", timeout=30).status_code == 200
+            logs.append(server.log())
+    assert "loaded" in logs[0] and "loaded" not in logs[1]  # opened, not loaded again
+    assert (store / "tourkg-stores.json").exists()
+    folders = [p for p in store.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and (folders[0] / "tourkg-dataset.json").exists()
 
 
 def test_syntax_error_found_by_the_engine_names_file_line_and_column(tmp_path):

@@ -53,11 +53,16 @@ def snapshot(url: str) -> dict[str, tuple[int, str | None, bytes]]:
     return answers
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=["memory", "oxigraph"])
+def server(request, tmp_path):
+    """A server on copies of the tour's files, in memory or on disk (``--store oxigraph:DIR``: the new
+    store is built beside the one being served)."""
     data, args = files(tmp_path)
+    if request.param == "oxigraph":
+        args += ["--store", f"oxigraph:{tmp_path / 'store'}"]
     with server_process(*args) as running:
         running.data = data
+        running.store = tmp_path / "store"
         yield running
 
 
@@ -91,6 +96,8 @@ def test_sighup_publishes_the_new_data(server):
     conditional = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle",
                                                                    "If-None-Match": void.headers["ETag"]})
     assert conditional.status_code == 200 and conditional.content != void.content
+    if server.store.exists():  # on disk: the old store goes once it is no longer served
+        assert len([p for p in server.store.iterdir() if p.is_dir()]) <= 2
 
 
 @pytest.mark.parametrize(("addition", "reason"), [(BROKEN, "syntax error"), (NAMELESS, "does not conform")])

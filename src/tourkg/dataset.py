@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,8 +100,10 @@ class PendingDataset:
             raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
         if unless_key is not None and self.prepared.key == unless_key:
             raise Unchanged(unless_key)
+        disk = None
+        if self.mode == "disk":
+            disk = _disk_folder(Path(self.argument), self.prepared.key, unless_key)
         self.hold = hold(self.prepared.folder)  # kept open while served: never evicted meanwhile
-        disk = str(Path(self.argument).expanduser().resolve()) if self.mode == "disk" else None
         self.engine = EngineProcess(self.prepared, self.mode, disk)
         self.gate = _start_gate(self.prepared)
 
@@ -129,6 +132,34 @@ class PendingDataset:
         resolved = self.prepared.settings
         return OpenDataset(resolved, self.engine.store(resolved), *_documents(resolved),
                            prepared=self.prepared, engine=self.engine, hold=self.hold)
+
+
+#: The file that marks a ``--store oxigraph:DIR`` folder as tourkg's (one subfolder per dataset inside).
+DISK_MARKER = "tourkg-stores.json"
+
+
+def _disk_folder(root: Path, key: str, keep: str | None) -> str:
+    """The on-disk store of the dataset ``key`` under ``--store oxigraph:DIR``: ``DIR/KEY``, so that a
+    reload builds the new store beside the one being served. Stores of other datasets are removed,
+    except ``keep`` (the one served while a reload prepares the next).
+
+    :raises StartupError: ``DIR`` holds something that is not tourkg's.
+    """
+    from tourkg.engines.process import MARKER
+
+    root = root.expanduser().resolve()
+    if root.exists() and any(root.iterdir()) and not (root / DISK_MARKER).exists():
+        if not (root / MARKER).exists():  # neither this layout nor the single store of earlier versions
+            raise StartupError(f"Cannot load the data: {root} is not empty and holds no tourkg dataset: "
+                               "give an empty or new directory to --store oxigraph:DIR (tourkg replaces what "
+                               "it finds there)", 2)
+        shutil.rmtree(root)  # an earlier version's single store: rebuilt in the new layout
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DISK_MARKER).write_text(json.dumps({"layout": "one folder per dataset key"}))
+    for other in root.iterdir():
+        if other.is_dir() and other.name not in (key, keep):
+            shutil.rmtree(other, ignore_errors=True)
+    return str(root / key)
 
 
 def start_dataset(settings: Settings) -> PendingDataset:

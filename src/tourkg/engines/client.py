@@ -168,11 +168,22 @@ class EngineStore:
 
     # -- connections ---------------------------------------------------------------------------------
     def _checkout(self, deadline: float) -> Connection:
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's connections are not ours
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
+        """A kept connection that is still open, else a new one (waiting for the engine until
+        ``deadline``). A kept connection with something to read is one the engine closed (it stopped):
+        the engine never speaks unasked."""
+        while True:
+            with self._lock:
+                if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                    self._idle, self._pid = [], os.getpid()
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                break
+            try:
+                if not conn.poll(0):
+                    return conn
+            except (OSError, EOFError):
+                pass
+            conn.close()
         while True:
             try:
                 return Client(self.address, "AF_UNIX", authkey=self.authkey)
