@@ -25,6 +25,11 @@ MAX_TARGET = 2000
 _UNSAFE = re.compile(r'[^\x21\x23-\x5b\x5d-\x7e]')  # printable ASCII but for '"' and '\'; no space
 
 
+def escape(text: str) -> str:
+    """``text`` safe for a log line: what a client chose can neither split nor forge a line."""
+    return _escape(str(text))
+
+
 def _escape(text: str) -> str:
     return _UNSAFE.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group().encode("utf-8", "surrogateescape")),
                        text)

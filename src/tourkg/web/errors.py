@@ -12,6 +12,7 @@ from flask import Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from tourkg.errors import NotAcceptable, TourkgError
+from tourkg.web.accesslog import escape
 from tourkg.web.conneg import negotiate
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(TourkgError)
     def handle_tourkg_error(exc: TourkgError) -> Response:
         if exc.status >= 500:
-            log.warning("%s: %s", exc.title, exc.message)
+            log.warning("%s on %s %s: %s", exc.title, request.method, escape(request.full_path),
+                        escape(exc.message))
         retry = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry or 5)} if exc.status in (429, 503) else {}
         if isinstance(exc, NotAcceptable) and exc.offers:
@@ -60,6 +62,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", escape(request.method), escape(request.full_path))
         return error_response(500, "Internal Server Error",
                               "Something went wrong on our side; it has been logged.")

@@ -21,7 +21,7 @@ from tourkg.queries import Example, examples
 from tourkg.result_table import TABLE_FORMATS, Cell, Table, shorten, to_table
 from tourkg.service_description import describe_service, serialize_description
 from tourkg.web import publisher
-from tourkg.web.accesslog import QUERY_SECONDS
+from tourkg.web.accesslog import QUERY_SECONDS, escape
 from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, wants_page
 
 bp = Blueprint("sparql", __name__)
@@ -130,7 +130,7 @@ def _page(text: str, *, table: Table | None = None, error: TourkgError | None = 
     """Render the query page (always escaped: every value goes through Jinja's autoescape)."""
     pub = publisher()
     if error is not None and error.status >= 500:  # shown in the page, but the operator must see it too
-        log.warning("%s on the query page: %s", error.title, error.message)
+        log.warning("%s on the query page: %s", error.title, escape(error.message))
     known = served_prefixes(pub.settings.base_uri)  # once per page, not once per cell
     body = render_template(
         "sparql.html", query_text=text, table=table, error=error, downloads=downloads,
