@@ -81,3 +81,40 @@ def test_no_horizontal_overflow_on_a_phone(driver, live_url, path):
         assert console_errors(driver) == []
     finally:
         driver.set_window_size(1200, 900)
+
+
+def test_search_box_suggests_as_you_type_and_works_without_javascript(driver, live_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(live_url + "/page/country/panama")
+    box = driver.find_element(By.CSS_SELECTOR, "header .search-box input[name=q]")
+    box.send_keys("buke")
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".suggestions a") and
+        d.find_element(By.CSS_SELECTOR, ".suggestions").is_displayed())
+    suggestion = driver.find_element(By.CSS_SELECTOR, ".suggestions a")
+    assert "Bukele" in suggestion.text
+    suggestion.click()
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Nayib Bukele"
+    # the same box submits a plain form to the results page
+    box = driver.find_element(By.CSS_SELECTOR, "header .search-box input[name=q]")
+    box.send_keys("republica dominicana", Keys.ENTER)
+    WebDriverWait(driver, 10).until(lambda d: "/search?" in d.current_url)
+    first = driver.find_element(By.CSS_SELECTOR, "ol.results a")
+    assert "Dominicana" in first.text
+    first.click()
+    assert "Dominican" in driver.find_element(By.TAG_NAME, "h1").text
+    assert console_errors(driver) == []
+
+
+def test_no_horizontal_overflow_on_the_search_page_on_a_phone(driver, live_url):
+    driver.set_window_size(390, 844)
+    try:
+        driver.get(live_url + "/search?q=panama")
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+    finally:
+        driver.set_window_size(1200, 900)

@@ -19,6 +19,7 @@ class Kind(enum.Enum):
     GRAPH = "graph"  # triples (CONSTRUCT / DESCRIBE, resource descriptions)
     DATASET = "dataset"  # quads (named graphs)
     PAGE = "page"  # HTML for people
+    DATA = "data"  # plain JSON for scripts (search results)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ REGISTRY: tuple[Format, ...] = (
     Format("nquads", "N-Quads", ("application/n-quads",), "nq", Kind.DATASET, ("nq", "n-quads"), "N_QUADS",
            "nquads", _W3C + "N-Quads"),
     Format("html", "HTML", ("text/html", "application/xhtml+xml"), "html", Kind.PAGE),
+    Format("data-json", "JSON", ("application/json",), "json", Kind.DATA),
 )
 
 BY_NAME = {f.name: f for f in REGISTRY}
@@ -108,7 +110,7 @@ def by_extension(extension: str, formats: Iterable[Format] = REGISTRY) -> Format
     """The format for a file extension such as ``ttl`` (also ``.ttl``)."""
     key = extension.lstrip(".").lower()
     aliases = {"owl": "rdfxml", "xml": "rdfxml", "n3": "turtle", "json": "jsonld"}
-    fmt = next((f for f in formats if f.extension == key), None)
+    fmt = next((f for f in formats if f.extension == key and f.kind is not Kind.DATA), None)
     return fmt or BY_NAME.get(aliases.get(key, ""))
 
 
@@ -116,6 +118,8 @@ RESULTS = of_kind(Kind.RESULTS)
 GRAPHS = of_kind(Kind.GRAPH)
 RDF = of_kind(Kind.GRAPH, Kind.DATASET)
 HTML = BY_NAME["html"]
+#: Search results for scripts and autocomplete.
+DATA_JSON = BY_NAME["data-json"]
 #: The result formats that define a boolean (ASK) answer: SPARQL JSON §3.2.2 and SPARQL XML §2.3.2. The
 #: W3C CSV/TSV results format (https://www.w3.org/TR/sparql11-results-csv-tsv/) has none, and a bare
 #: ``true`` is rejected by conforming parsers (rdflib's TSV parser among them).

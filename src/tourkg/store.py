@@ -22,6 +22,7 @@ from rdflib.term import Node
 from tourkg.engines.wire import LABEL_IRIS, PAGE_VALUES, encode  # noqa: F401 (re-exported)
 from tourkg.formats import Format
 from tourkg.namespaces import DCT, RDFS, SCHEMA, SKOS
+from tourkg.search import Hit
 
 LABEL_PROPERTIES = (SKOS.prefLabel, SCHEMA.name, RDFS.label, DCT.title, SCHEMA.headline)
 assert tuple(str(p) for p in LABEL_PROPERTIES) == LABEL_IRIS
@@ -117,6 +118,9 @@ class Store(Protocol):
                    limit: int) -> tuple[list[tuple[Node, Node]], int]:
         """One page of the values of ``iri predicate ?x`` (or ``?x predicate iri`` when ``incoming``),
         in a stable order, as ``(value, graph)`` pairs, with the total number of values."""
+
+    def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
+        """Resources whose names or labels match ``query`` (see ``tourkg.search``), best first."""
 
     def graphs(self) -> tuple[str, ...]:
         """The named graphs, sorted."""

@@ -38,6 +38,7 @@ from tourkg.errors import (
 )
 from tourkg.formats import Format
 from tourkg.prepare import Prepared
+from tourkg.search import Hit
 from tourkg.store import Description, Dump, QueryFormats, QueryOutcome, Stats, decode, decode_quads
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,11 @@ class EngineStore:
         """One page of a property's values (see ``Store.neighbours``)."""
         page, total = self._call("neighbours", iri, predicate, incoming, offset, limit)
         return [(decode(v), decode(g)) for v, g in page], total
+
+    def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
+        """Label search, answered by the engine from its index."""
+        return [Hit(iri, label, lang, tuple(types), rank)
+                for iri, label, lang, types, rank in self._call("search", query, type_, limit)]
 
     def graphs(self) -> tuple[str, ...]:
         """The named graphs (known since start-up: no round trip)."""

@@ -36,6 +36,7 @@ import pyoxigraph as ox
 
 from tourkg.engines import dumps, lookups, results, stats
 from tourkg.engines.admission import Admission, Refused
+from tourkg.engines.searching import SearchHolder
 from tourkg.files import file_lock, read_json, write_json
 
 #: Exit status when a query overran its time limit and the engine stopped itself.
@@ -72,6 +73,7 @@ class Engine:
         self._tokens = 0
         self._lock = threading.Lock()
         self.dumps: dumps.DumpWriter | None = None
+        self.search = SearchHolder(lambda: self.store, self.folder)
         limits = plan.get("admission") or {}
         self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
                                    limits.get("max_wait", 3.0), limits.get("per_client", 0))
@@ -167,10 +169,12 @@ class Engine:
     # -- background preparation ----------------------------------------------------------------------
     def prepare_first(self) -> None:
         """What the first requests need, at full priority and in parallel (a query releases the GIL):
-        the statistics (landing page, VoID) and the N-Triples dump, the one most asked for."""
+        the statistics (landing page, VoID), the N-Triples dump, the one most asked for, and the label
+        search index."""
         assert self.dumps is not None
-        with ThreadPoolExecutor(2) as pool:
-            waits = [pool.submit(self._details), pool.submit(self.dumps.ensure, "nt")]
+        with ThreadPoolExecutor(3) as pool:
+            waits = [pool.submit(self._details), pool.submit(self.dumps.ensure, "nt"),
+                     pool.submit(self.search.index)]
         for wait in waits:
             wait.result()
 
@@ -232,6 +236,8 @@ class Engine:
             return lookups.neighbours(store, *args)
         if op == "select":
             return lookups.select(store, args[0], not self.merged)
+        if op == "search":
+            return self.search.search(*args)
         if op == "ask_exists":
             return lookups.ask_exists(store, args[0], frozenset(self.meta["graphs"]))
         if op == "stats":

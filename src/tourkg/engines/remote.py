@@ -40,6 +40,7 @@ from tourkg.engines.results import graph_body
 from tourkg.errors import BadGateway, GatewayTimeout, Overloaded, TooManyRequests, TourkgError
 from tourkg.formats import Format
 from tourkg.prepare import cache_root
+from tourkg.search import Entry, Hit, SearchIndex
 from tourkg.store import (
     LABEL_IRIS,
     PAGE_VALUES,
@@ -324,6 +325,30 @@ class RemoteStore:
                                             where=self._where("?s ?p ?o"))
             found += [(r["s"], r["p"], r["o"], r.get("g", ("d",))) for r in self._rows(text)]
         return found
+
+    def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
+        """Label search on an index of the engine's labels, built in this worker and rebuilt when it is
+        older than the answers' time to live (the engine's data may change)."""
+        now = time.monotonic()
+        with self._lock:
+            kept = self._known.get("search-index")
+        if kept is None or now - kept[0] > 60.0:
+            rows = self._rows(texts.SEARCH_LABELS, dataset=True)
+            types: dict[str, set[str]] = {}
+            names: set[tuple[str, str, str]] = set()
+            for row in rows:
+                subject, label = row.get("s"), row.get("label")
+                if not subject or subject[0] != "u" or not label or label[0] != "l":
+                    continue
+                names.add((subject[1], label[1], label[2] or ""))
+                if row.get("type") and row["type"][0] == "u":
+                    types.setdefault(subject[1], set()).add(row["type"][1])
+            index = SearchIndex(Entry(iri, label, lang, tuple(sorted(types.get(iri, ()))))
+                                for iri, label, lang in names)
+            kept = (now, index)
+            with self._lock:
+                self._known["search-index"] = kept
+        return kept[1].search(query, type_, limit)
 
     def labels(self, iris: list[str]) -> Dataset:
         """The label statements of ``iris``."""

@@ -46,3 +46,12 @@ GRAPH_SIZES = "SELECT ?k (COUNT(*) AS ?n) WHERE { GRAPH ?k { ?s ?p ?o } } GROUP 
 #: The dumps, streamed from the engine: the merge of all graphs (each triple once), and every quad.
 ALL_TRIPLES = "CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
 ALL_QUADS = "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+#: Every label of every IRI subject, with its types (the remote engine's search index).
+SEARCH_LABELS = (
+    "SELECT DISTINCT ?s ?label ?type WHERE { VALUES ?p { <http://www.w3.org/2000/01/rdf-schema#label> "
+    "<https://schema.org/name> <http://www.w3.org/2004/02/skos/core#prefLabel> "
+    "<http://www.w3.org/2004/02/skos/core#altLabel> <https://schema.org/alternateName> "
+    "<http://purl.org/dc/terms/title> <https://schema.org/headline> } ?s ?p ?label "
+    "FILTER(isIRI(?s) && isLiteral(?label)) OPTIONAL { ?s a ?type } }"
+)

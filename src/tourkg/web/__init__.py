@@ -231,7 +231,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None,
 def build_app(settings: Settings) -> Flask:
     """The Flask app without its dataset (set ``app.extensions["tourkg"]`` before serving): the server
     builds it, and compiles its templates, while the dataset is still being opened."""
-    from tourkg.web import dataset_views, errors, resource_views, sparql_views
+    from tourkg.web import dataset_views, errors, resource_views, search_views, sparql_views
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(1 << 20, settings.max_query_length * 4)
@@ -241,6 +241,7 @@ def build_app(settings: Settings) -> Flask:
                                 x_host=settings.proxy_hops, x_port=settings.proxy_hops)
     app.register_blueprint(sparql_views.bp)
     app.register_blueprint(dataset_views.bp)
+    app.register_blueprint(search_views.bp)
     app.register_blueprint(resource_views.bp)  # last: it holds the catch-all path route
     errors.register(app)
     app.after_request(_finish)

@@ -1,0 +1,184 @@
+"""Label search: names and labels in every language, case- and accent-insensitive, ranked.
+
+``panama`` finds "Panamá", ``migracion`` finds "migración". Ranking, best first: the whole label is the
+query (*exact*), the label starts with it as whole words (*prefix*: "Panama" for "Panama Canal"),
+every word of the query is a whole word of the label (*word*: "Republic of Panama"), every word of the
+query starts a word of the label (*word prefix*: "Panamanian"); within a rank, shorter labels first.
+One hit per resource, with its best label.
+
+The index is built once with the data (by the engine, from the label properties of every subject that
+has a type) and kept with the prepared dataset, so a restart does not build it again. A search is a
+few binary searches in sorted arrays and a bounded number of candidates scored in Python: not a
+``CONTAINS`` scan per request. The same index, split by the first letters of each word, is what the
+static export's in-browser search loads (:meth:`SearchIndex.shards`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+#: Most characters a search may have; longer ones are refused (400).
+MAX_QUERY = 200
+#: Most hits returned.
+MAX_LIMIT = 100
+#: Most candidates scored for one query (a one-letter word prefix may match a large share of the data).
+MAX_CANDIDATES = 5000
+EXACT, PREFIX, WORD, WORD_PREFIX = range(4)
+RANK_NAMES = ("exact", "prefix", "word", "word prefix")
+_NOT_WORD = re.compile(r"[^\w]+")
+#: Characters of a shard name: the first two letters of a word (ASCII after normalizing), or "_".
+SHARD_LETTERS = 2
+
+
+def normalize(text: str) -> str:
+    """Lower case, no accents, words separated by single spaces (``"Panamá City"`` → ``"panama city"``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return " ".join(_NOT_WORD.sub(" ", plain).replace("_", " ").split())
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One label of one resource."""
+
+    iri: str
+    label: str
+    lang: str
+    types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A search result: the resource, its best matching label and why it matched."""
+
+    iri: str
+    label: str
+    lang: str
+    types: tuple[str, ...]
+    rank: int
+
+    def as_json(self, page: str) -> dict[str, Any]:
+        return {"iri": self.iri, "label": self.label, "language": self.lang or None,
+                "type": [local_name(t) for t in self.types], "types": list(self.types), "page": page,
+                "match": RANK_NAMES[self.rank]}
+
+
+def local_name(iri: str) -> str:
+    """The last segment of an IRI (``https://schema.org/Country`` → ``Country``)."""
+    return re.split(r"[/#]", iri.rstrip("/#"))[-1]
+
+
+class SearchIndex:
+    """Sorted normalized labels and sorted words, each pointing at entries."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = sorted(set(entries), key=lambda e: (e.iri, e.lang, e.label))
+        labels = [(normalize(e.label), i) for i, e in enumerate(self.entries)]
+        labels.sort()
+        self.labels = [text for text, _ in labels]
+        self.label_ids = [i for _, i in labels]
+        words = sorted({(word, i) for text, i in labels for word in text.split()})
+        self.words = [word for word, _ in words]
+        self.word_ids = [i for _, i in words]
+        self.norms = {i: text for text, i in labels}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- searching ---------------------------------------------------------------------------------
+    def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
+        """The best ``limit`` hits for ``query`` (see the module docstring), optionally only resources
+        with a type whose local name or IRI is ``type_`` (case-insensitive)."""
+        q = normalize(query)
+        if not q:
+            return []
+        tokens = q.split()
+        candidates = self._label_prefix(q) | self._word_candidates(tokens)
+        wanted = type_.casefold() if type_ else None
+        best: dict[str, Hit] = {}
+        for i in candidates:
+            entry = self.entries[i]
+            if wanted and not any(t.casefold() == wanted or local_name(t).casefold() == wanted
+                                  for t in entry.types):
+                continue
+            rank = self._rank(self.norms[i], q, tokens)
+            if rank is None:
+                continue
+            hit = Hit(entry.iri, entry.label, entry.lang, entry.types, rank)
+            kept = best.get(entry.iri)
+            if kept is None or _order(hit) < _order(kept):
+                best[entry.iri] = hit
+        return sorted(best.values(), key=_order)[:max(1, min(limit, MAX_LIMIT))]
+
+    def _label_prefix(self, q: str) -> set[int]:
+        start = bisect.bisect_left(self.labels, q)
+        found: set[int] = set()
+        for at in range(start, min(len(self.labels), start + MAX_CANDIDATES)):
+            if not self.labels[at].startswith(q):
+                break
+            found.add(self.label_ids[at])
+        return found
+
+    def _word_prefix(self, token: str, cap: int) -> set[int]:
+        start = bisect.bisect_left(self.words, token)
+        found: set[int] = set()
+        at = start
+        while at < len(self.words) and self.words[at].startswith(token) and len(found) < cap:
+            found.add(self.word_ids[at])
+            at += 1
+        return found
+
+    def _word_candidates(self, tokens: list[str]) -> set[int]:
+        """Entries in which every token starts a word: from the token with the fewest matches."""
+        sets = sorted((self._word_prefix(t, MAX_CANDIDATES) for t in set(tokens)), key=len)
+        found = sets[0]
+        for other in sets[1:]:
+            found = found & other
+        return found
+
+    @staticmethod
+    def _rank(text: str, q: str, tokens: list[str]) -> int | None:
+        if text == q:
+            return EXACT
+        if text.startswith(q + " "):
+            return PREFIX
+        words = text.split()
+        if all(t in words for t in tokens):
+            return WORD
+        if all(any(w.startswith(t) for w in words) for t in tokens):
+            return WORD_PREFIX
+        return None
+
+    # -- storing -----------------------------------------------------------------------------------
+    def to_json(self) -> list[list[Any]]:
+        """The entries, as kept in the prepared folder (the arrays are rebuilt on loading)."""
+        return [[e.iri, e.label, e.lang, list(e.types)] for e in self.entries]
+
+    @classmethod
+    def from_json(cls, rows: list[list[Any]]) -> SearchIndex:
+        return cls(Entry(iri, label, lang, tuple(types)) for iri, label, lang, types in rows)
+
+    def shards(self) -> dict[str, list[list[Any]]]:
+        """The entries split by the first letters of each of their words (an entry is in the shard of
+        each of its words): the static export's in-browser search loads only the shard of the query's
+        first word."""
+        shards: dict[str, set[int]] = {}
+        for word, i in zip(self.words, self.word_ids, strict=True):
+            shards.setdefault(shard_name(word), set()).add(i)
+        return {name: [[self.entries[i].iri, self.entries[i].label, self.entries[i].lang,
+                        list(self.entries[i].types)] for i in sorted(ids)] for name, ids in shards.items()}
+
+
+def shard_name(word: str) -> str:
+    """The shard a word's entries are in: its first letters, when they are ASCII letters or digits."""
+    head = word[:SHARD_LETTERS]
+    return head if head.isascii() and head.isalnum() else "_"
+
+
+def _order(hit: Hit) -> tuple[int, int, str, str]:
+    return (hit.rank, len(hit.label), normalize(hit.label), hit.iri)

@@ -1,0 +1,136 @@
+"""Label search (issue 9): names and labels in every language, case- and accent-insensitive, whole words
+and prefixes, ranked (exact, then prefix, then word), a type filter, HTML and JSON, and bad input
+answered clearly. Against a real server on loopback, on every engine."""
+
+import pytest
+import requests
+
+from tourkg.search import Entry, SearchIndex, normalize, shard_name
+
+JSON = {"Accept": "application/json"}
+PANAMA = "https://w3id.org/tourkg/id/country/panama"
+
+
+def search(url, q, **params):
+    response = requests.get(url + "/search", params={"q": q, **params}, headers=JSON, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+# -- the index itself --------------------------------------------------------------------------------
+def test_normalize_folds_case_accents_and_punctuation():
+    assert normalize("  Panamá  City ") == "panama city"
+    assert normalize("MIGRACIÓN") == "migracion"
+    assert normalize("Rubio's tour—2025") == "rubio s tour 2025"
+
+
+def index_of(*labels):
+    return SearchIndex(Entry(f"http://example.org/{i}", label, "en", ("http://example.org/Thing",))
+                       for i, label in enumerate(labels))
+
+
+def test_ranking_exact_then_prefix_then_word_then_word_prefix():
+    index = index_of("Panama Canal", "Panama", "Republic of Panama", "Panamanian leaders", "Canada")
+    assert [h.label for h in index.search("panama")] == ["Panama", "Panama Canal", "Republic of Panama",
+                                                         "Panamanian leaders"]
+    assert [h.rank for h in index.search("panama")] == [0, 1, 2, 3]
+    assert [h.label for h in index.search("can")] == ["Canada", "Panama Canal"]
+
+
+def test_every_word_of_the_query_must_match():
+    index = index_of("Secretary of State", "State visit", "Secretary General")
+    assert [h.label for h in index.search("secretary state")] == ["Secretary of State"]
+    assert index.search("sec gen")[0].label == "Secretary General"
+    assert index.search("nothing here") == []
+
+
+def test_one_hit_per_resource_with_its_best_label():
+    index = SearchIndex([Entry("http://example.org/p", "Panamá", "es", ()),
+                         Entry("http://example.org/p", "Republic of Panama", "en", ())])
+    hits = index.search("panama")
+    assert len(hits) == 1 and hits[0].label == "Panamá" and hits[0].lang == "es"
+
+
+def test_type_filter_by_local_name_or_iri():
+    index = SearchIndex([Entry("http://example.org/a", "Panama", "en", ("https://schema.org/Country",)),
+                         Entry("http://example.org/b", "Panama City", "en", ("https://schema.org/City",))])
+    assert [h.iri for h in index.search("panama", "country")] == ["http://example.org/a"]
+    assert [h.iri for h in index.search("panama", "https://schema.org/City")] == ["http://example.org/b"]
+
+
+def test_index_survives_its_json_form_and_splits_into_shards():
+    index = index_of("Panama", "Costa Rica", "Ωmega")
+    again = SearchIndex.from_json(index.to_json())
+    assert [h.iri for h in again.search("costa")] == [h.iri for h in index.search("costa")]
+    shards = index.shards()
+    assert set(shards) == {"pa", "co", "ri", "_"} and shard_name("ωmega") == "_"
+
+
+# -- over HTTP ---------------------------------------------------------------------------------------
+def test_accents_and_case_do_not_matter(live_url):
+    assert search(live_url, "PANAMA")[0]["iri"] == PANAMA
+    assert any("migración" in r["label"].lower() for r in search(live_url, "migracion"))
+
+
+def test_exact_before_prefix_before_word(live_url):
+    results = search(live_url, "panama")
+    assert results[0]["iri"] == PANAMA and results[0]["match"] == "exact"
+    ranks = [r["match"] for r in results]
+    order = ["exact", "prefix", "word", "word prefix"]
+    assert [order.index(r) for r in ranks] == sorted(order.index(r) for r in ranks)
+
+
+def test_both_languages_are_searched(live_url):
+    spanish = search(live_url, "república dominicana")
+    assert spanish and spanish[0]["language"] == "es" and "dominican-republic" in spanish[0]["iri"]
+    english = search(live_url, "dominican republic")
+    assert english[0]["iri"] == spanish[0]["iri"]
+
+
+def test_prefix_of_a_word_finds_people(live_url):
+    results = search(live_url, "buk")
+    assert any("Bukele" in r["label"] for r in results)
+    hit = next(r for r in results if "Bukele" in r["label"])
+    assert "Person" in hit["type"] and hit["page"].endswith(hit["iri"].split("/id/")[1])
+
+
+def test_type_filter(live_url):
+    countries = search(live_url, "panama", type="country")
+    assert countries and all("Country" in r["type"] for r in countries)
+    assert search(live_url, "panama", type="person") == []
+
+
+def test_json_has_what_autocomplete_needs(live_url):
+    response = requests.get(live_url + "/search", params={"q": "costa"}, headers=JSON)
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert "Accept" in response.headers["Vary"]
+    first = response.json()["results"][0]
+    assert set(first) >= {"iri", "label", "language", "type", "page"}
+    page = requests.get(first["page"])
+    assert page.status_code == 200 and "Costa Rica" in page.text
+
+
+def test_html_results_link_to_pages_and_escape(live_url):
+    response = requests.get(live_url + "/search", params={"q": "panama"})
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert 'href="/page/country/panama"' in response.text
+    evil = requests.get(live_url + "/search", params={"q": "<script>alert(1)</script>"})
+    assert evil.status_code == 200 and "<script>alert(1)" not in evil.text and "&lt;script&gt;" in evil.text
+
+
+@pytest.mark.parametrize(("params", "status"), [({"q": ""}, 200), ({"q": "   "}, 200),
+                                                ({"q": "x" * 201}, 400),
+                                                ({"q": "panama", "limit": "lots"}, 400),
+                                                ({"q": "panama", "limit": "0"}, 400),
+                                                ({"q": "%%%'\"\\"}, 200), ({"q": "\u0000\u202e"}, 200)])
+def test_bad_input_gets_a_clear_answer(live_url, params, status):
+    for headers in ({}, JSON):
+        response = requests.get(live_url + "/search", params=params, headers=headers)
+        assert response.status_code == status, response.text
+        assert "Traceback" not in response.text
+
+
+def test_every_page_has_a_search_box_that_works_without_javascript(live_url):
+    page = requests.get(live_url + "/page/country/panama").text
+    assert 'role="search" action="/search" method="get"' in page and 'name="q"' in page
+    assert "/static/search.js" in page
