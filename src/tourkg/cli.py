@@ -148,6 +148,35 @@ def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir, merged_defaul
                 shutil.copyfileobj(source, sys.stdout.buffer, 1 << 20)
 
 
+@main.command()
+@data_options
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--site", default="http://localhost/", show_default=True,
+              help="The public origin the export will be served from (sitemap, VoID and links name it).")
+@click.option("--sparql-endpoint", default=None, help="A live SPARQL endpoint the exported query page sends "
+              "its queries to.")
+@click.option("--base-uri", default=None, help=_HELP["base_uri"])
+@click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
+@click.option("--store", default=None, help=_HELP["store"])
+@click.option("--examples", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of example queries, as for serve.")
+@click.option("--no-validate", is_flag=True, help="Export even when the data does not conform to the shapes.")
+def export(target: Path, site: str, sparql_endpoint: str | None, no_validate: bool, **flags: Any) -> None:
+    """Write the whole site as static files into TARGET, byte for byte what the server answers, with
+    nginx and Apache configurations for content negotiation; unchanged files are not rewritten."""
+    from tourkg.export import export as run_export
+    from tourkg.web import Publisher
+
+    if not site.startswith(("http://", "https://")):
+        raise click.UsageError("--site must be an http:// or https:// origin, e.g. https://data.example.org/")
+    settings = _settings(**flags).replace(validate=not no_validate)
+    with _opened(settings) as dataset:
+        report = run_export(Publisher.of(dataset), target, site, sparql_endpoint)
+    click.echo(f"exported {report.line()} into {target}", err=True)
+    for skipped in report.skipped:
+        click.echo(f"not exported: {skipped}", err=True)
+
+
 class _opened:  # noqa: N801 - a context manager that reads as a function
     """The dataset of ``settings``, opened (prepared, engine started) and closed again; start-up errors
     become click errors."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from tourkg import formats
@@ -34,6 +34,7 @@ from tourkg.namespaces import (
     ontology_namespace,
     prefixes,
 )
+from tourkg.serialize import stable_bnode
 from tourkg.store import PAGE_VALUES, Store
 
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
@@ -81,7 +82,7 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str,
                  (DCAT.landingPage, URIRef(site)), (FOAF.homepage, URIRef(site))):
         graph.add((ds, p, o))
     if settings.publisher:
-        publisher = BNode()
+        publisher = stable_bnode("publisher")
         graph.add((ds, DCT.publisher, publisher))
         graph.add((publisher, RDF.type, FOAF.Organization))
         graph.add((publisher, FOAF.name, Literal(settings.publisher)))
@@ -111,7 +112,7 @@ def _linksets(graph: Graph, ds: Node, store: Store) -> None:
                         'BIND(REPLACE(STR(?o), "[^/#]*$", "") AS ?ns) } GROUP BY ?p ?ns')
     counts = {(str(row["p"]), str(row["ns"])): int(row["n"]) for row in rows}
     for (predicate, namespace), count in sorted(counts.items()):
-        linkset, target = BNode(), BNode()
+        linkset, target = stable_bnode("linkset", predicate, namespace), stable_bnode("target", namespace)
         graph.add((ds, VOID.subset, linkset))
         for p, o in ((RDF.type, VOID.Linkset), (VOID.subjectsTarget, ds), (VOID.objectsTarget, target),
                      (VOID.linkPredicate, URIRef(predicate)), (VOID.triples, Literal(count))):
@@ -132,12 +133,12 @@ def _largest(counts: dict[str, int]) -> list[tuple[str, int]]:
 def _partitions(graph: Graph, ds: Node, classes: dict[str, int], properties: dict[str, int]) -> None:
     """``void:classPartition`` and ``void:propertyPartition``, one blank node each (VoID §4.5, §4.6)."""
     for cls, count in _largest(classes):
-        part = BNode()
+        part = stable_bnode("class-partition", cls)
         graph.add((ds, VOID.classPartition, part))
         graph.add((part, VOID["class"], URIRef(cls)))
         graph.add((part, VOID.entities, Literal(count)))
     for prop, count in _largest(properties):
-        part = BNode()
+        part = stable_bnode("property-partition", prop)
         graph.add((ds, VOID.propertyPartition, part))
         graph.add((part, VOID.property, URIRef(prop)))
         graph.add((part, VOID.triples, Literal(count)))

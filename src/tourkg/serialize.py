@@ -3,9 +3,11 @@ canonical blank nodes, sorted statements, only the prefixes in use, JSON-LD with
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import pyoxigraph as ox
+from rdflib import BNode
 from rdflib.term import Node
 
 from tourkg import formats, jsonld
@@ -27,5 +29,14 @@ def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.For
     items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
     text = "\n".join(str(t) for t in items)
     used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
-    body = ox.serialize(items, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
+    statements: list = items
+    if fmt.kind is formats.Kind.DATASET:  # TriG, N-Quads: the triples in the default graph
+        statements = [ox.Quad(t.subject, t.predicate, t.object) for t in items]
+    body = ox.serialize(statements, format=getattr(ox.RdfFormat, fmt.engine or ""), prefixes=used) or b""
     return jsonld.with_context(body, used) if fmt.name == "jsonld" else body
+
+
+def stable_bnode(*parts: object) -> BNode:
+    """A blank node whose label depends only on ``parts``: descriptions built in different processes
+    (every web worker, an export) serialize to the same bytes, so their ETags agree."""
+    return BNode("b" + hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:16])

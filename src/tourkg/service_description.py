@@ -15,13 +15,14 @@ from tourkg import formats
 from tourkg.config import Settings
 from tourkg.formats import Format
 from tourkg.namespaces import RDF, RDFS, SCHEMA, SD, VOID, prefixes
+from tourkg.serialize import serialize_graph, stable_bnode
 from tourkg.store import Store
 
 _SIMPLE_ENTAILMENT = URIRef("http://www.w3.org/ns/entailment/Simple")
 
 
 def _limit(graph: Graph, service: BNode, setting: str, value: float | int, text: str, unit: str = "") -> None:
-    node = BNode()
+    node = stable_bnode("limit", setting)
     graph.add((service, SCHEMA.additionalProperty, node))
     graph.add((node, RDF.type, SCHEMA.PropertyValue))
     graph.add((node, SCHEMA.propertyID, Literal(setting)))
@@ -34,7 +35,7 @@ def _limit(graph: Graph, service: BNode, setting: str, value: float | int, text:
 
 def _dataset(graph: Graph, store: Store) -> BNode:
     """``sd:defaultDataset``: the union default graph and every named graph, with VoID triple counts."""
-    dataset, default = BNode(), BNode()
+    dataset, default = stable_bnode("dataset"), stable_bnode("default-graph")
     stats = store.stats()
     graph.add((dataset, RDF.type, SD.Dataset))
     graph.add((dataset, RDF.type, VOID.Dataset))
@@ -44,7 +45,7 @@ def _dataset(graph: Graph, store: Store) -> BNode:
     graph.add((default, VOID.triples, Literal(stats.triples)))
     counts = stats.graph_sizes
     for name in stats.graphs:
-        named, inner = BNode(), BNode()
+        named, inner = stable_bnode("named-graph", name), stable_bnode("graph", name)
         graph.add((dataset, SD.namedGraph, named))
         graph.add((named, RDF.type, SD.NamedGraph))
         graph.add((named, SD.name, URIRef(name)))
@@ -59,7 +60,7 @@ def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
     graph = Graph()
     for prefix, namespace in prefixes(settings.base_uri).items():
         graph.bind(prefix, namespace)
-    service = BNode()
+    service = stable_bnode("service")
     graph.add((service, RDF.type, SD.Service))
     graph.add((service, SD.endpoint, URIRef(endpoint)))
     graph.add((service, SD.supportedLanguage, SD.SPARQL11Query))
@@ -84,13 +85,8 @@ def describe_service(endpoint: str, settings: Settings, store: Store) -> Graph:
     return graph
 
 
-def serialize_description(graph: Graph, fmt: Format) -> bytes:
-    """The description in ``fmt`` (JSON-LD with its context inline, never a remote one)."""
-    if fmt.kind is formats.Kind.DATASET:
-        from rdflib import Dataset
-
-        dataset = Dataset()
-        for triple in graph:
-            dataset.add(triple)
-        return dataset.serialize(format=fmt.rdflib or "trig", encoding="utf-8")
-    return graph.serialize(format=fmt.rdflib or "turtle", encoding="utf-8")
+def serialize_description(graph: Graph, fmt: Format, prefixes_: dict[str, str] | None = None) -> bytes:
+    """The description in ``fmt``: the same bytes in every process (JSON-LD with its context inline,
+    never a remote one)."""
+    bound = prefixes_ if prefixes_ is not None else {p: str(ns) for p, ns in graph.namespaces()}
+    return serialize_graph(graph, fmt, bound)

@@ -22,7 +22,7 @@ from rdflib.term import Node
 from tourkg.engines.wire import LABEL_IRIS, PAGE_VALUES, encode  # noqa: F401 (re-exported)
 from tourkg.formats import Format
 from tourkg.namespaces import DCT, RDFS, SCHEMA, SKOS
-from tourkg.search import Hit
+from tourkg.search import Hit, SearchIndex
 
 LABEL_PROPERTIES = (SKOS.prefLabel, SCHEMA.name, RDFS.label, DCT.title, SCHEMA.headline)
 assert tuple(str(p) for p in LABEL_PROPERTIES) == LABEL_IRIS
@@ -121,6 +121,9 @@ class Store(Protocol):
 
     def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
         """Resources whose names or labels match ``query`` (see ``tourkg.search``), best first."""
+
+    def search_index(self) -> SearchIndex:
+        """The whole label search index (the static export splits it for the browser)."""
 
     def graphs(self) -> tuple[str, ...]:
         """The named graphs, sorted."""

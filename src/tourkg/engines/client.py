@@ -38,7 +38,7 @@ from tourkg.errors import (
 )
 from tourkg.formats import Format
 from tourkg.prepare import Prepared
-from tourkg.search import Hit
+from tourkg.search import Hit, SearchIndex
 from tourkg.store import Description, Dump, QueryFormats, QueryOutcome, Stats, decode, decode_quads
 
 log = logging.getLogger(__name__)
@@ -293,6 +293,10 @@ class EngineStore:
         """Label search, answered by the engine from its index."""
         return [Hit(iri, label, lang, tuple(types), rank)
                 for iri, label, lang, types, rank in self._call("search", query, type_, limit)]
+
+    def search_index(self) -> SearchIndex:
+        """The whole label search index (for the static export)."""
+        return SearchIndex.from_json(self._call("search_entries", wait=600.0))
 
     def graphs(self) -> tuple[str, ...]:
         """The named graphs (known since start-up: no round trip)."""

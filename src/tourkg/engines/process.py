@@ -238,6 +238,8 @@ class Engine:
             return lookups.select(store, args[0], not self.merged)
         if op == "search":
             return self.search.search(*args)
+        if op == "search_entries":
+            return self.search.index().to_json()
         if op == "ask_exists":
             return lookups.ask_exists(store, args[0], frozenset(self.meta["graphs"]))
         if op == "stats":

@@ -329,6 +329,10 @@ class RemoteStore:
     def search(self, query: str, type_: str | None = None, limit: int = 20) -> list[Hit]:
         """Label search on an index of the engine's labels, built in this worker and rebuilt when it is
         older than the answers' time to live (the engine's data may change)."""
+        return self.search_index().search(query, type_, limit)
+
+    def search_index(self) -> SearchIndex:
+        """The label search index of the engine's data (see :meth:`search`)."""
         now = time.monotonic()
         with self._lock:
             kept = self._known.get("search-index")
@@ -348,7 +352,7 @@ class RemoteStore:
             kept = (now, index)
             with self._lock:
                 self._known["search-index"] = kept
-        return kept[1].search(query, type_, limit)
+        return kept[1]
 
     def labels(self, iris: list[str]) -> Dataset:
         """The label statements of ``iris``."""

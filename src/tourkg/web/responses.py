@@ -83,6 +83,7 @@ def file_representation(dump: Dump, content_type: str, headers: dict[str, str]) 
         return response
     response = send_file(dump.path, mimetype=content_type, etag=dump.etag, conditional=True,
                          last_modified=last_modified(publisher()), max_age=None)
+    response.headers["Content-Type"] = content_type  # Werkzeug would add a second charset to text/*
     response.headers.update(headers)
     if publisher().ttl is None:  # a remote engine's dump is rendered again later, at the same path
         response.headers[FILE] = str(dump.path)

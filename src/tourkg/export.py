@@ -1,0 +1,243 @@
+"""``tourkg export DIR``: the whole site as static files, byte for byte what the server answers.
+
+Every representation is rendered by the server's own app (the same views, the same prepared folder, so
+pages already rendered for the server are reused) for the public origin given with ``--site``, and
+written under ``DIR`` at its own path: a page per language (``page/x.en.html``, ``page/x.es.html``),
+every ``/data`` format, the dumps plain and gzipped with ``SHA256SUMS``, VoID, the ontology, the shapes
+and the service description in every format, the sitemap, ``robots.txt``, the static assets and the
+label search index split in shards for the browser. Beside them: ``nginx-site.conf`` (an include for a
+``server`` block) and ``.htaccess`` (Apache) that do the content negotiation and the ``/id/…`` 303s
+after the W3C *Best Practice Recipes for Publishing RDF Vocabularies*, and for hosts without any
+configuration, ``id/x.html`` documents that send browsers on to the page and advertise the data.
+
+Incremental: a file whose bytes are unchanged is not rewritten (so ``rsync`` and object-storage syncs
+move only what changed), and every file is written aside and renamed, never seen half written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from tourkg import formats, metadata
+from tourkg.describe import LANGUAGES
+from tourkg.web import ENVIRON_KEY, Publisher, create_app
+from tourkg.web.conneg import DOCUMENT_OFFERS, SERVICE_OFFERS
+
+#: The extension of each negotiated document variant (``void.ttl``, ``ontology.html``, ...).
+DOCUMENTS = {"/.well-known/void": DOCUMENT_OFFERS, "/ontology": DOCUMENT_OFFERS, "/shapes": DOCUMENT_OFFERS,
+             "/sparql": SERVICE_OFFERS}
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Report:
+    """What an export did."""
+
+    written: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def line(self) -> str:
+        return (f"{self.written + self.unchanged:,} files ({self.written:,} written, {self.unchanged:,} "
+                f"unchanged) in {time.monotonic() - self.started:.1f} s")
+
+
+class Exporter:
+    """Renders through the app and writes files (see the module docstring)."""
+
+    def __init__(self, pub: Publisher, target: Path, site: str, *, sparql_endpoint: str | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.pub, self.target = pub, target
+        self.site = site.rstrip("/") + "/"
+        self.sparql_endpoint = sparql_endpoint
+        self.app = create_app(pub.settings, publisher_=pub)
+        self.client = self.app.test_client()
+        self.report = Report()
+        self.progress = progress or (lambda _line: None)
+        self._last = 0.0
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def get(self, path: str, accept: str = "*/*", **headers: str) -> Any:
+        return self.client.get(path, base_url=self.site, headers={"Accept": accept, **headers},
+                               environ_base={ENVIRON_KEY: self.pub})
+
+    def body(self, path: str, accept: str = "*/*", **headers: str) -> bytes | None:
+        response = self.get(path, accept, **headers)
+        if response.status_code != 200:
+            self.report.skipped.append(f"{path} ({response.status_code})")
+            return None
+        return response.get_data()
+
+    # -- writing -----------------------------------------------------------------------------------
+    def write(self, relative: str, data: bytes) -> None:
+        """Write ``DIR/relative`` unless it already holds these bytes; aside, then renamed."""
+        path = self.target / relative.lstrip("/")
+        try:
+            if path.stat().st_size == len(data) and path.read_bytes() == data:
+                self.report.unchanged += 1
+                return self._tick()
+        except OSError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        partial.replace(path)
+        self.report.written += 1
+        self._tick()
+
+    def copy(self, source: Path, relative: str) -> None:
+        """Copy a (possibly large) file in blocks, unless the target is the same bytes."""
+        path = self.target / relative.lstrip("/")
+        if path.exists() and path.stat().st_size == source.stat().st_size and _same(source, path):
+            self.report.unchanged += 1
+            return self._tick()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        shutil.copyfile(source, partial)
+        partial.replace(path)
+        self.report.written += 1
+        self._tick()
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last > 1.0:
+            self._last = now
+            self.progress(f"export: {self.report.written + self.report.unchanged:,} files so far")
+
+    # -- the site ----------------------------------------------------------------------------------
+    def run(self) -> Report:
+        self.target.mkdir(parents=True, exist_ok=True)
+        paths = self._page_paths()
+        self._landing_and_lists()
+        for number, path in enumerate(paths):
+            self._resource(path)
+            if number % 500 == 0:
+                self.progress(f"export: resource {number + 1:,} of {len(paths):,}")
+        self._documents()
+        self._dumps()
+        self._static()
+        self._search()
+        self._configuration()
+        return self.report
+
+    def _page_paths(self) -> list[str]:
+        return [self.pub.iris.page_path(i) for i in metadata.page_iris(self.pub.store, self.pub.iris)]
+
+    def _landing_and_lists(self) -> None:
+        for path, name in (("/", "index.html"), ("/robots.txt", "robots.txt")):
+            data = self.body(path, "text/html" if path == "/" else "*/*")
+            if data is not None:
+                self.write(name, data)
+        sitemap = self.body("/sitemap.xml")
+        if sitemap is not None:
+            self.write("sitemap.xml", sitemap)
+            number = 1
+            while (part := self.get(f"/sitemap-{number}.xml")).status_code == 200:
+                self.write(f"sitemap-{number}.xml", part.get_data())
+                number += 1
+
+    def _resource(self, page: str) -> None:
+        rest = page[len("/page/"):]
+        for lang in LANGUAGES:
+            data = self.body(page, "text/html", **{"Accept-Language": lang})
+            if data is not None:
+                self.write(f"page/{rest}.{lang}.html", data)
+        for fmt in formats.GRAPHS:
+            data = self.body(f"/data/{rest}.{fmt.extension}")
+            if data is not None:
+                self.write(f"data/{rest}.{fmt.extension}", data)
+        self.write(f"id/{rest}.html", self._id_document(rest))
+
+    def _id_document(self, rest: str) -> bytes:
+        """For hosts without configuration: ``/id/x`` as a document that sends browsers to the page and
+        advertises every data document."""
+        page = escape(f"/page/{rest}")
+        alternates = "".join(f'<link rel="alternate" type="{f.media_type}" '
+                             f'href="{escape(f"/data/{rest}.{f.extension}")}">\n' for f in formats.GRAPHS)
+        return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+                f'<meta http-equiv="refresh" content="0; url={page}">\n<link rel="canonical" href="{page}">\n'
+                f'{alternates}<title>See {page}</title>\n</head>\n<body>\n<p>This resource is described at '
+                f'<a href="{page}">{page}</a>.</p>\n</body>\n</html>\n').encode()
+
+    def _documents(self) -> None:
+        for path, offers in DOCUMENTS.items():
+            if path == "/ontology" and not len(self.pub.ontology):
+                continue
+            if path == "/shapes" and not len(self.pub.shapes):
+                continue
+            for fmt in offers:
+                data = self.body(path, fmt.media_type)
+                if data is None:
+                    continue
+                if path == "/sparql" and fmt is formats.HTML and self.sparql_endpoint:
+                    live = f'action="{escape(self.sparql_endpoint)}"'.encode()
+                    data = data.replace(b'action="/sparql"', live)
+                self.write(f"{path.lstrip('/')}.{fmt.extension}", data)
+
+    def _dumps(self) -> None:
+        sums = []
+        for fmt in metadata.DUMP_FORMATS:
+            for packed in (False, True):
+                dump = self.pub.store.dump(fmt, gzipped=packed)
+                name = f"dump.{fmt.extension}" + (".gz" if packed else "")
+                self.copy(dump.path, name)
+                sums.append(f"{_sha256(self.target / name)}  {name}\n")
+        self.write("SHA256SUMS", "".join(sums).encode())
+
+    def _static(self) -> None:
+        for source in sorted((HERE / "web" / "static").iterdir()):
+            if source.is_file():
+                self.copy(source, f"static/{source.name}")
+        data = self.body("/search", "text/html")  # the results page, which search.js fills in the browser
+        if data is not None:
+            self.write("search.html", data)
+
+    def _search(self) -> None:
+        index = self.pub.store.search_index()
+        shards = index.shards()
+        for name, rows in shards.items():
+            for row in rows:
+                row.append(self.pub.iris.page_path(row[0]))
+            self.write(f"search/index/{name}.json", json.dumps(rows, ensure_ascii=False,
+                                                               separators=(",", ":")).encode())
+        self.write("search/index/shards.json", json.dumps(sorted(shards)).encode())
+
+    def _configuration(self) -> None:
+        self.write("nginx-site.conf", (HERE / "export_nginx.conf").read_bytes())
+        self.write(".htaccess", (HERE / "export_htaccess").read_bytes())
+
+
+def _same(a: Path, b: Path) -> bool:
+    with a.open("rb") as one, b.open("rb") as other:
+        while True:
+            block = one.read(1 << 20)
+            if block != other.read(1 << 20):
+                return False
+            if not block:
+                return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export(pub: Publisher, target: Path, site: str, sparql_endpoint: str | None = None) -> Report:
+    """Export the site of ``pub`` into ``target`` for the public origin ``site``."""
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+    return Exporter(pub, target, site, sparql_endpoint=sparql_endpoint, progress=say).run()

@@ -1,0 +1,197 @@
+"""``tourkg export`` (issue 9): the tour exported as static files, served by nginx (Debian's package) with
+the generated include, answers as the live server does: every URL of the live sitemap, every /data
+format, every /id 303 (HTML and RDF Accept), every dump (plain and gzip) and VoID give the same status,
+type and bytes. Incremental and atomic; a browser clicks through the exported site."""
+
+from __future__ import annotations
+
+import getpass
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ROOT, free_port, running_server
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+INSTALLED = os.path.exists(NGINX)
+REQUIRED = os.environ.get("TOURKG_REQUIRE_NGINX") == "1"
+REASON = "Debian nginx not installed: apt-get install nginx (CI installs it)"
+pytestmark = pytest.mark.skipif(not INSTALLED and not REQUIRED, reason=REASON)
+
+RDF_ACCEPTS = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml"]
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def export(target: Path, site: str, *extra: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "tourkg", "export", str(target), "--site", site, *extra],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stderr
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    """(static URL, live URL): the export served by nginx, and the live server, asked with the export's
+    host so that every absolute URL they write agrees."""
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    work = tmp_path_factory.mktemp("export")
+    port = free_port()
+    static = f"http://127.0.0.1:{port}"
+    export(work / "site", static + "/")
+    conf = work / "nginx.conf"
+    conf.write_text(f"""user {getpass.getuser()}; worker_processes 1; pid {work}/nginx.pid;
+error_log {work}/error.log; daemon off;
+events {{ worker_connections 256; }}
+http {{
+  access_log off; sendfile on;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {work}/site;
+    include {work}/site/nginx-site.conf;
+  }}
+}}
+""")
+    proc = subprocess.Popen([NGINX, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(static + "/robots.txt", timeout=2)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start: " + proc.stderr.read().decode()) from None
+                time.sleep(0.1)
+        with running_server() as live:
+            yield static, live, work / "site"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def both(sites, path, **headers):
+    static, live, _ = sites
+    host = static.split("//")[1]
+    a = requests.get(static + path, headers=headers, allow_redirects=False, timeout=30)
+    b = requests.get(live + path, headers={"Host": host, **headers}, allow_redirects=False, timeout=30)
+    return a, b
+
+
+def same(a, b, path):
+    assert a.status_code == b.status_code, (path, a.status_code, b.status_code)
+    assert a.headers.get("Content-Type", "").replace(" ", "").lower() == \
+        b.headers.get("Content-Type", "").replace(" ", "").lower(), path
+    assert a.content == b.content, path
+
+
+def live_sitemap_paths(sites):
+    static, live, _ = sites
+    sitemap = requests.get(live + "/sitemap.xml", headers={"Host": static.split("//")[1]}).text
+    return [re.sub(r"^https?://[^/]+", "", url) for url in re.findall(r"<loc>([^<]+)</loc>", sitemap)]
+
+
+def test_every_sitemap_url_in_both_languages(sites):
+    paths = live_sitemap_paths(sites)
+    assert len(paths) > 100
+    for path in paths:
+        for language in ("en", "es;q=1, en;q=0.5"):
+            same(*both(sites, path, Accept=BROWSER, **{"Accept-Language": language}), path)
+
+
+def test_every_data_format(sites):
+    for path in live_sitemap_paths(sites):
+        if not path.startswith("/page/"):
+            continue
+        rest = path[len("/page/"):]
+        for extension in ("ttl", "nt", "jsonld", "rdf"):
+            same(*both(sites, f"/data/{rest}.{extension}"), f"/data/{rest}.{extension}")
+
+
+def test_every_id_gives_the_same_303(sites):
+    for path in live_sitemap_paths(sites):
+        if not path.startswith("/page/"):
+            continue
+        rest = path[len("/page/"):]
+        for accept in (BROWSER, *RDF_ACCEPTS):
+            a, b = both(sites, f"/id/{rest}", Accept=accept)
+            assert a.status_code == b.status_code == 303, (rest, accept)
+            assert a.headers["Location"] == b.headers["Location"], (rest, accept)
+            assert "Accept" in a.headers["Vary"]
+    a, b = both(sites, "/id/country/atlantis", Accept=BROWSER)
+    assert a.status_code == b.status_code == 404
+
+
+def test_every_dump_plain_and_gzip_with_checksums(sites):
+    _, _, folder = sites
+    sums = dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    for extension in ("ttl", "nt", "jsonld", "rdf", "trig", "nq"):
+        path = f"/dump.{extension}"
+        plain = both(sites, path, **{"Accept-Encoding": "identity"})
+        same(*plain, path)
+        assert hashlib.sha256(plain[0].content).hexdigest() == sums[f"dump.{extension}"]
+        a, b = both(sites, path, **{"Accept-Encoding": "gzip"})
+        assert a.headers.get("Content-Encoding") == b.headers.get("Content-Encoding") == "gzip"
+        assert a.content == b.content == plain[0].content  # requests has un-gzipped both
+        assert a.headers["Content-Disposition"] == b.headers["Content-Disposition"]
+
+
+def test_void_and_documents_in_every_format(sites):
+    for path in ("/.well-known/void", "/ontology", "/shapes", "/sparql"):
+        for accept in (*RDF_ACCEPTS, BROWSER, "*/*"):
+            if path == "/sparql" and accept == BROWSER:
+                continue  # the query page: compared below
+            same(*both(sites, path, Accept=accept), f"{path} {accept}")
+    for path in ("/", "/robots.txt", "/sitemap.xml", "/static/site.css", "/static/search.js"):
+        same(*both(sites, path), path)
+
+
+def test_a_second_export_rewrites_nothing_and_no_partial_file_is_left(sites, tmp_path):
+    static, _, folder = sites
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    stamps = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()}
+    said = export(copy, static + "/")
+    assert re.search(r"\(0 written, [\d,]+ unchanged\)", said), said
+    assert {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()} == stamps
+    assert not list(copy.rglob("*.part"))
+
+
+def test_id_documents_for_hosts_without_configuration(sites):
+    _, _, folder = sites
+    document = (folder / "id" / "country" / "panama.html").read_text()
+    assert 'http-equiv="refresh" content="0; url=/page/country/panama"' in document
+    assert 'rel="alternate" type="text/turtle" href="/data/country/panama.ttl"' in document
+
+
+def test_search_index_shards_and_the_static_search_page(sites):
+    static, _, folder = sites
+    shard = requests.get(static + "/search/index/pa.json")
+    assert shard.status_code == 200
+    rows = shard.json()
+    assert any(row[0].endswith("/country/panama") and row[4] == "/page/country/panama" for row in rows)
+    assert requests.get(static + "/search?q=panama").status_code == 200
+    assert all(p.stat().st_size < 300_000 for p in (folder / "search" / "index").iterdir())
+
+
+def test_query_page_names_the_live_endpoint(tmp_path):
+    export(tmp_path / "site", "https://data.example.org/", "--sparql-endpoint",
+           "https://query.example.org/sparql")
+    page = (tmp_path / "site" / "sparql.html").read_text()
+    assert 'action="https://query.example.org/sparql"' in page
+
+
+def test_gzipped_dump_files_are_the_prepared_gzip(sites):
+    _, _, folder = sites
+    assert gzip.decompress((folder / "dump.nt.gz").read_bytes()) == (folder / "dump.nt").read_bytes()
