@@ -195,3 +195,46 @@ def test_query_page_names_the_live_endpoint(tmp_path):
 def test_gzipped_dump_files_are_the_prepared_gzip(sites):
     _, _, folder = sites
     assert gzip.decompress((folder / "dump.nt.gz").read_bytes()) == (folder / "dump.nt").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from test_browser import INSTALLED as HAVE_BROWSER
+    from test_browser import REASON as NO_BROWSER
+    from test_browser import REQUIRED as NEED_BROWSER
+
+    if not HAVE_BROWSER:
+        if NEED_BROWSER:
+            pytest.fail(f"TOURKG_REQUIRE_BROWSER=1 but {NO_BROWSER}")
+        pytest.skip(NO_BROWSER)
+    from test_browser import driver as make_driver
+
+    generator = make_driver.__wrapped__()
+    yield next(generator)
+    next(generator, None)
+
+
+def test_a_browser_clicks_through_the_exported_site(sites, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    static, _, _ = sites
+    browser.get(static + "/")
+    assert "Linked Data" in browser.title
+    browser.find_element(By.LINK_TEXT, "El Salvador").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "El Salvador"
+    browser.find_element(By.LINK_TEXT, "Nayib Bukele").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Nayib Bukele"
+    # search without a server: the prebuilt index, in the browser, suggestions and results page
+    box = browser.find_element(By.CSS_SELECTOR, "header .search-box input[name=q]")
+    box.send_keys("panam")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".suggestions a"))
+    assert browser.find_element(By.CSS_SELECTOR, ".suggestions a").text == "Panama"
+    browser.get(static + "/search?q=migracion")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.results a"))
+    first = browser.find_element(By.CSS_SELECTOR, "ol.results a")
+    assert "igración" in first.text or "igration" in first.text
+    first.click()
+    assert browser.find_element(By.TAG_NAME, "h1").text
+    errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []

@@ -1,7 +1,89 @@
-// Suggestions as you type in a search box (progressive: the box is a plain form without this script).
-// Asks /search for JSON (the same index as the results page) and lists the best matches as links.
+// Search in the browser, as progressive enhancement: every search box is a plain form without this.
+// - Suggestions as you type: asks /search for JSON (the server's index).
+// - On a static export (no server: /search is a file), the same answers come from the prebuilt index
+//   split in shards (/search/index/XX.json, by the first two letters of each word), ranked as the server
+//   ranks: exact, prefix, whole word, word prefix; shorter labels first.
 "use strict";
 (function () {
+  const RANKS = ["exact", "prefix", "word", "word prefix"];
+  const shards = new Map();
+  let manifest = null;
+
+  function normalize(text) {
+    return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase()
+      .replace(/[^\p{L}\p{N}]+/gu, " ").trim().replace(/\s+/g, " ");
+  }
+  function localName(iri) {
+    const parts = iri.replace(/[/#]+$/, "").split(/[/#]/);
+    return parts[parts.length - 1];
+  }
+  function shardName(word) {
+    const head = word.slice(0, 2);
+    return /^[a-z0-9]{1,2}$/.test(head) ? head : "_";
+  }
+  async function loadShard(name) {
+    if (!shards.has(name)) {
+      shards.set(name, fetch("/search/index/" + name + ".json")
+        .then(function (r) { return r.ok ? r.json() : []; }).catch(function () { return []; }));
+    }
+    return shards.get(name);
+  }
+  async function rowsFor(word) {
+    const name = shardName(word);
+    if (name.length === 2 || name === "_") { return loadShard(name); }
+    if (manifest === null) {  // a one-letter word: every shard starting with it
+      manifest = await fetch("/search/index/shards.json").then(function (r) { return r.json(); })
+        .catch(function () { return []; });
+    }
+    const all = await Promise.all(manifest.filter(function (n) { return n.startsWith(name); }).map(loadShard));
+    return all.flat();
+  }
+  function rank(text, q, tokens) {
+    if (text === q) { return 0; }
+    if (text.startsWith(q + " ")) { return 1; }
+    const words = text.split(" ");
+    if (tokens.every(function (t) { return words.includes(t); })) { return 2; }
+    if (tokens.every(function (t) { return words.some(function (w) { return w.startsWith(t); }); })) { return 3; }
+    return null;
+  }
+  // The static index's answer, in the server's JSON shape.
+  async function staticSearch(query, type, limit) {
+    const q = normalize(query);
+    if (!q) { return []; }
+    const tokens = q.split(" ");
+    const wanted = type ? type.toLowerCase() : null;
+    const best = new Map();
+    for (const [iri, label, lang, types, page] of await rowsFor(tokens[0])) {
+      if (wanted && !types.some(function (t) { return t.toLowerCase() === wanted || localName(t).toLowerCase() === wanted; })) {
+        continue;
+      }
+      const found = rank(normalize(label), q, tokens);
+      if (found === null) { continue; }
+      const hit = { iri: iri, label: label, language: lang || null, type: types.map(localName), types: types,
+                    page: page, match: RANKS[found], order: [found, label.length, normalize(label), iri] };
+      const kept = best.get(iri);
+      if (!kept || compare(hit, kept) < 0) { best.set(iri, hit); }
+    }
+    return Array.from(best.values()).sort(compare).slice(0, limit);
+  }
+  function compare(a, b) {
+    for (let i = 0; i < a.order.length; i++) {
+      if (a.order[i] < b.order[i]) { return -1; }
+      if (a.order[i] > b.order[i]) { return 1; }
+    }
+    return 0;
+  }
+  // The server's answer when there is one; the static index's otherwise.
+  async function search(base, query, limit) {
+    try {
+      const response = await fetch(base + "?limit=" + limit + "&q=" + encodeURIComponent(query),
+                                   { headers: { Accept: "application/json" } });
+      const type = response.headers.get("Content-Type") || "";
+      if (response.ok && type.startsWith("application/json")) { return (await response.json()).results; }
+    } catch (error) { /* no server: the static index below */ }
+    return staticSearch(query, null, limit);
+  }
+
   function attach(input) {
     const form = input.form;
     const list = document.createElement("ul");
@@ -19,16 +101,10 @@
       const query = input.value.trim();
       if (query.length < 2) { clear(); return; }
       asked = query;
-      const url = input.dataset.suggest + "?limit=8&q=" + encodeURIComponent(query);
-      let answer;
-      try {
-        const response = await fetch(url, { headers: { Accept: "application/json" } });
-        if (!response.ok) { clear(); return; }
-        answer = await response.json();
-      } catch (error) { clear(); return; }
+      const results = await search(input.dataset.suggest, query, 8);
       if (asked !== query) { return; }  // a later keystroke has asked again
       list.replaceChildren();
-      for (const hit of answer.results) {
+      for (const hit of results) {
         const item = document.createElement("li");
         const link = document.createElement("a");
         link.href = hit.page;
@@ -43,7 +119,7 @@
         }
         list.appendChild(item);
       }
-      list.hidden = answer.results.length === 0;
+      list.hidden = results.length === 0;
     }
     input.addEventListener("input", function () {
       clearTimeout(timer);
@@ -57,7 +133,50 @@
       }
     });
   }
+
+  // A results page served as a file (the static export): run the search here and show the results.
+  async function staticResultsPage(article) {
+    const params = new URLSearchParams(location.search);
+    const query = (params.get("q") || "").trim();
+    if (!query || article.dataset.query) { return; }
+    const type = params.get("type");
+    const input = article.querySelector("input[name=q]");
+    if (input) { input.value = query; }
+    const results = await staticSearch(query, type, 20);
+    for (const old of article.querySelectorAll("p.lead, ol.results")) { old.remove(); }
+    const lead = document.createElement("p");
+    lead.className = "lead";
+    lead.textContent = results.length ? results.length + " result" + (results.length === 1 ? "" : "s") +
+      " for “" + query + "”." : "Nothing is called “" + query + "”.";
+    article.appendChild(lead);
+    const list = document.createElement("ol");
+    list.className = "results";
+    for (const hit of results) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = hit.page;
+      link.textContent = hit.label;
+      item.appendChild(link);
+      if (hit.language) {
+        const lang = document.createElement("span");
+        lang.className = "lang";
+        lang.textContent = " " + hit.language;
+        item.appendChild(lang);
+      }
+      for (const name of hit.type) {
+        const kind = document.createElement("span");
+        kind.className = "type";
+        kind.textContent = " " + name;
+        item.appendChild(kind);
+      }
+      list.appendChild(item);
+    }
+    article.appendChild(list);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("input[data-suggest]").forEach(attach);
+    const article = document.querySelector("article.search");
+    if (article) { staticResultsPage(article); }
   });
 })();
