@@ -64,6 +64,16 @@ def test_index_survives_its_json_form_and_splits_into_shards():
     assert [h.iri for h in again.search("costa")] == [h.iri for h in index.search("costa")]
     shards = index.shards()
     assert set(shards) == {"pa", "co", "ri", "_"} and shard_name("ωmega") == "_"
+    assert all(kind == "full" for kind, _ in shards.values())
+
+
+def test_a_large_shard_is_split_by_one_more_letter_and_keeps_its_best_entries():
+    index = index_of(*(f"Visit {n}" for n in range(50)), *(f"Vienna {n}" for n in range(50)), "Vi")
+    shards = index.shards(max_rows=60, top_rows=5)
+    assert shards["vi"][0] == "top" and len(shards["vi"][1]) == 5
+    assert shards["vis"][0] == shards["vie"][0] == "full" and len(shards["vis"][1]) == 50
+    assert index.entries[shards["vi"][1][0]].label in {"Vi"} or any(
+        index.entries[i].label == "Vi" for i in shards["vi"][1])
 
 
 # -- over HTTP ---------------------------------------------------------------------------------------

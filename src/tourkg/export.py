@@ -205,13 +205,13 @@ class Exporter:
 
     def _search(self) -> None:
         index = self.pub.store.search_index()
-        shards = index.shards()
-        for name, rows in shards.items():
-            for row in rows:
-                row.append(self.pub.iris.page_path(row[0]))
+        manifest = {}
+        for name, (kind, ids) in index.shards().items():
+            rows = [[*index.row(i), self.pub.iris.page_path(index.entries[i].iri)] for i in ids]
             self.write(f"search/index/{name}.json", json.dumps(rows, ensure_ascii=False,
                                                                separators=(",", ":")).encode())
-        self.write("search/index/shards.json", json.dumps(sorted(shards)).encode())
+            manifest[name] = kind
+        self.write("search/index/shards.json", json.dumps(manifest, sort_keys=True).encode())
 
     def _configuration(self) -> None:
         self.write("nginx-site.conf", (HERE / "export_nginx.conf").read_bytes())

@@ -17,10 +17,6 @@
     const parts = iri.replace(/[/#]+$/, "").split(/[/#]/);
     return parts[parts.length - 1];
   }
-  function shardName(word) {
-    const head = word.slice(0, 2);
-    return /^[a-z0-9]{1,2}$/.test(head) ? head : "_";
-  }
   async function loadShard(name) {
     if (!shards.has(name)) {
       shards.set(name, fetch("/search/index/" + name + ".json")
@@ -28,15 +24,19 @@
     }
     return shards.get(name);
   }
+  // The shard of a query word: the longest shard name it starts with (a large shard is split by one
+  // more letter, and keeps its best entries for a word that is exactly its name); "_" for words that do
+  // not start with two ASCII letters or digits.
   async function rowsFor(word) {
-    const name = shardName(word);
-    if (name.length === 2 || name === "_") { return loadShard(name); }
-    if (manifest === null) {  // a one-letter word: every shard starting with it
-      manifest = await fetch("/search/index/shards.json").then(function (r) { return r.json(); })
-        .catch(function () { return []; });
+    if (manifest === null) {
+      manifest = await fetch("/search/index/shards.json").then(function (r) { return r.ok ? r.json() : {}; })
+        .catch(function () { return {}; });
     }
-    const all = await Promise.all(manifest.filter(function (n) { return n.startsWith(name); }).map(loadShard));
-    return all.flat();
+    for (let n = word.length; n >= 1; n--) {
+      const name = word.slice(0, n);
+      if (Object.prototype.hasOwnProperty.call(manifest, name)) { return loadShard(name); }
+    }
+    return /^[a-z0-9]{2}/.test(word) ? [] : loadShard("_");
   }
   function rank(text, q, tokens) {
     if (text === q) { return 0; }
