@@ -5,6 +5,7 @@ type and bytes. Incremental and atomic; a browser clicks through the exported si
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import gzip
 import hashlib
@@ -38,16 +39,9 @@ def export(target: Path, site: str, *extra: str) -> str:
     return result.stderr
 
 
-@pytest.fixture(scope="module")
-def sites(tmp_path_factory):
-    """(static URL, live URL): the export served by nginx, and the live server, asked with the export's
-    host so that every absolute URL they write agrees."""
-    if not INSTALLED:
-        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
-    work = tmp_path_factory.mktemp("export")
-    port = free_port()
-    static = f"http://127.0.0.1:{port}"
-    export(work / "site", static + "/")
+@contextlib.contextmanager
+def nginx_serving(folder: Path, work: Path, port: int):
+    """Debian's nginx serving ``folder`` with the export's own include, on a loopback port."""
     conf = work / "nginx.conf"
     conf.write_text(f"""user {getpass.getuser()}; worker_processes 1; pid {work}/nginx.pid;
 error_log {work}/error.log; daemon off;
@@ -58,27 +52,41 @@ http {{
   uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
   server {{
     listen 127.0.0.1:{port};
-    root {work}/site;
-    include {work}/site/nginx-site.conf;
+    root {folder};
+    include {folder}/nginx-site.conf;
   }}
 }}
 """)
     proc = subprocess.Popen([NGINX, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                requests.get(static + "/robots.txt", timeout=2)
+                requests.get(url + "/robots.txt", timeout=2)
                 break
             except requests.ConnectionError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("nginx did not start: " + proc.stderr.read().decode()) from None
                 time.sleep(0.1)
-        with running_server() as live:
-            yield static, live, work / "site"
+        yield url
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    """(static URL, live URL, folder): the export served by nginx, and the live server, asked with the
+    export's host so that every absolute URL they write agrees."""
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    work = tmp_path_factory.mktemp("export")
+    port = free_port()
+    static = f"http://127.0.0.1:{port}"
+    export(work / "site", static + "/")
+    with nginx_serving(work / "site", work, port), running_server() as live:
+        yield static, live, work / "site"
 
 
 def both(sites, path, **headers):
@@ -238,3 +246,41 @@ def test_a_browser_clicks_through_the_exported_site(sites, browser):
     assert browser.find_element(By.TAG_NAME, "h1").text
     errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+NPM = shutil.which("npm")
+
+
+def test_the_exported_query_page_runs_queries_in_the_browser(tmp_path, browser):
+    """--with-in-browser-sparql: Oxigraph's WebAssembly build runs an example query on the dump."""
+    if NPM is None:
+        pytest.skip("npm is not installed (the option needs it; nothing else does)")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = free_port()
+    export(tmp_path / "site", f"http://127.0.0.1:{port}/", "--with-in-browser-sparql")
+    assert (tmp_path / "site" / "static" / "oxigraph" / "web_bg.wasm").stat().st_size > 1_000_000
+    with nginx_serving(tmp_path / "site", tmp_path, port) as url:
+        wasm = requests.get(url + "/static/oxigraph/web_bg.wasm")
+        assert wasm.headers["Content-Type"] == "application/wasm"
+        browser.get(url + "/")
+        example = browser.find_element(By.CSS_SELECTOR, "a[href^='/sparql?query=']").get_attribute("href")
+        browser.get(example)  # an example query's link from the landing page
+        WebDriverWait(browser, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "section.in-browser table td"))
+        heading = browser.find_element(By.CSS_SELECTOR, "section.in-browser h2").text
+        assert heading.endswith("rows") or heading.endswith("row")
+        # any other query, typed in: ASK, and a refusal of what the dump cannot answer
+        area = browser.find_element(By.CSS_SELECTOR, "textarea[name=query]")
+        area.clear()
+        area.send_keys("ASK { ?s a <https://schema.org/Country> }")
+        browser.find_element(By.CSS_SELECTOR, "#query-form button[type=submit]").click()
+        WebDriverWait(browser, 30).until(
+            lambda d: d.find_element(By.CSS_SELECTOR, "section.in-browser h2").text == "Answer: yes")
+        area = browser.find_element(By.CSS_SELECTOR, "textarea[name=query]")
+        area.clear()
+        area.send_keys("SELECT * WHERE {")
+        browser.find_element(By.CSS_SELECTOR, "#query-form button[type=submit]").click()
+        WebDriverWait(browser, 30).until(
+            lambda d: "could not run" in d.find_element(By.CSS_SELECTOR, "section.in-browser h2").text)

@@ -160,10 +160,15 @@ def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir, merged_defaul
 @click.option("--store", default=None, help=_HELP["store"])
 @click.option("--examples", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of example queries, as for serve.")
+@click.option("--with-in-browser-sparql", "in_browser", is_flag=True,
+              help="Bundle Oxigraph's WebAssembly build (npm package oxigraph; needs npm) so the exported "
+                   "query page runs queries in the browser.")
 @click.option("--no-validate", is_flag=True, help="Export even when the data does not conform to the shapes.")
-def export(target: Path, site: str, sparql_endpoint: str | None, no_validate: bool, **flags: Any) -> None:
+def export(target: Path, site: str, sparql_endpoint: str | None, in_browser: bool, no_validate: bool,
+           **flags: Any) -> None:
     """Write the whole site as static files into TARGET, byte for byte what the server answers, with
     nginx and Apache configurations for content negotiation; unchanged files are not rewritten."""
+    from tourkg.export import ExportError
     from tourkg.export import export as run_export
     from tourkg.web import Publisher
 
@@ -171,7 +176,10 @@ def export(target: Path, site: str, sparql_endpoint: str | None, no_validate: bo
         raise click.UsageError("--site must be an http:// or https:// origin, e.g. https://data.example.org/")
     settings = _settings(**flags).replace(validate=not no_validate)
     with _opened(settings) as dataset:
-        report = run_export(Publisher.of(dataset), target, site, sparql_endpoint)
+        try:
+            report = run_export(Publisher.of(dataset), target, site, sparql_endpoint, in_browser)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"exported {report.line()} into {target}", err=True)
     for skipped in report.skipped:
         click.echo(f"not exported: {skipped}", err=True)

@@ -20,7 +20,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +40,12 @@ from tourkg.web.conneg import DOCUMENT_OFFERS, SERVICE_OFFERS
 DOCUMENTS = {"/.well-known/void": DOCUMENT_OFFERS, "/ontology": DOCUMENT_OFFERS, "/shapes": DOCUMENT_OFFERS,
              "/sparql": SERVICE_OFFERS}
 HERE = Path(__file__).resolve().parent
+#: The npm release of Oxigraph's WebAssembly build bundled by ``--with-in-browser-sparql``.
+OXIGRAPH_NPM = "0.5.11"
+
+
+class ExportError(Exception):
+    """The export cannot be made as asked (a missing tool)."""
 
 
 @dataclass
@@ -57,8 +66,9 @@ class Exporter:
     """Renders through the app and writes files (see the module docstring)."""
 
     def __init__(self, pub: Publisher, target: Path, site: str, *, sparql_endpoint: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 in_browser_sparql: bool = False, progress: Callable[[str], None] | None = None) -> None:
         self.pub, self.target = pub, target
+        self.in_browser_sparql = in_browser_sparql
         self.site = site.rstrip("/") + "/"
         self.sparql_endpoint = sparql_endpoint
         self.app = create_app(pub.settings, publisher_=pub)
@@ -127,6 +137,8 @@ class Exporter:
         self._documents()
         self._dumps()
         self._static()
+        if self.in_browser_sparql:
+            self._oxigraph_wasm()
         self._search()
         self._configuration()
         return self.report
@@ -183,6 +195,9 @@ class Exporter:
                 if path == "/sparql" and fmt is formats.HTML and self.sparql_endpoint:
                     live = f'action="{escape(self.sparql_endpoint)}"'.encode()
                     data = data.replace(b'action="/sparql"', live)
+                if path == "/sparql" and fmt is formats.HTML and self.in_browser_sparql:
+                    script = b'<script type="module" src="/static/sparql-in-browser.js"></script>\n</head>'
+                    data = data.replace(b"</head>", script, 1)
                 self.write(f"{path.lstrip('/')}.{fmt.extension}", data)
 
     def _dumps(self) -> None:
@@ -202,6 +217,23 @@ class Exporter:
         data = self.body("/search", "text/html")  # the results page, which search.js fills in the browser
         if data is not None:
             self.write("search.html", data)
+
+    def _oxigraph_wasm(self) -> None:
+        """Oxigraph's WebAssembly build (npm package ``oxigraph``) for the in-browser query page."""
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ExportError("--with-in-browser-sparql needs npm (Node.js) to fetch the oxigraph package.")
+        with tempfile.TemporaryDirectory() as work:
+            done = subprocess.run([npm, "pack", f"oxigraph@{OXIGRAPH_NPM}", "--silent"], cwd=work,
+                                  capture_output=True, text=True, timeout=300)
+            packed = sorted(Path(work).glob("oxigraph-*.tgz"))
+            if done.returncode != 0 or not packed:
+                reason = done.stderr.strip()[-300:]
+                raise ExportError(f"npm could not fetch oxigraph@{OXIGRAPH_NPM}: {reason}")
+            with tarfile.open(packed[0]) as archive:
+                archive.extractall(work, filter="data")
+            for name in ("web.js", "web_bg.wasm", "package.json", "README.md"):
+                self.copy(Path(work) / "package" / name, f"static/oxigraph/{name}")
 
     def _search(self) -> None:
         index = self.pub.store.search_index()
@@ -236,8 +268,13 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export(pub: Publisher, target: Path, site: str, sparql_endpoint: str | None = None) -> Report:
-    """Export the site of ``pub`` into ``target`` for the public origin ``site``."""
+def export(pub: Publisher, target: Path, site: str, sparql_endpoint: str | None = None,
+           in_browser_sparql: bool = False) -> Report:
+    """Export the site of ``pub`` into ``target`` for the public origin ``site``.
+
+    :raises ExportError: ``in_browser_sparql`` without npm, or npm failing.
+    """
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
-    return Exporter(pub, target, site, sparql_endpoint=sparql_endpoint, progress=say).run()
+    return Exporter(pub, target, site, sparql_endpoint=sparql_endpoint, in_browser_sparql=in_browser_sparql,
+                    progress=say).run()
