@@ -176,6 +176,16 @@ def test_a_second_export_rewrites_nothing_and_no_partial_file_is_left(sites, tmp
     assert not list(copy.rglob("*.part"))
 
 
+def test_several_processes_export_the_same_bytes(sites, tmp_path):
+    static, _, folder = sites
+    said = export(tmp_path / "parallel", static + "/", "--processes", "3")
+    assert "written" in said
+    ours = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    theirs = {p.relative_to(tmp_path / "parallel"): p.read_bytes()
+              for p in (tmp_path / "parallel").rglob("*") if p.is_file()}
+    assert ours.keys() == theirs.keys() and ours == theirs
+
+
 def test_id_documents_for_hosts_without_configuration(sites):
     _, _, folder = sites
     document = (folder / "id" / "country" / "panama.html").read_text()

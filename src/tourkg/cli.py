@@ -163,9 +163,11 @@ def dump(data, shapes, ontology, fmt, output, base_uri, cache_dir, merged_defaul
 @click.option("--with-in-browser-sparql", "in_browser", is_flag=True,
               help="Bundle Oxigraph's WebAssembly build (npm package oxigraph; needs npm) so the exported "
                    "query page runs queries in the browser.")
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Processes rendering the resources (default: one per core, at most 4, for 200 or more).")
 @click.option("--no-validate", is_flag=True, help="Export even when the data does not conform to the shapes.")
-def export(target: Path, site: str, sparql_endpoint: str | None, in_browser: bool, no_validate: bool,
-           **flags: Any) -> None:
+def export(target: Path, site: str, sparql_endpoint: str | None, in_browser: bool, processes: int | None,
+           no_validate: bool, **flags: Any) -> None:
     """Write the whole site as static files into TARGET, byte for byte what the server answers, with
     nginx and Apache configurations for content negotiation; unchanged files are not rewritten."""
     from tourkg.export import ExportError
@@ -177,7 +179,7 @@ def export(target: Path, site: str, sparql_endpoint: str | None, in_browser: boo
     settings = _settings(**flags).replace(validate=not no_validate)
     with _opened(settings) as dataset:
         try:
-            report = run_export(Publisher.of(dataset), target, site, sparql_endpoint, in_browser)
+            report = run_export(Publisher.of(dataset), target, site, sparql_endpoint, in_browser, processes)
         except ExportError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"exported {report.line()} into {target}", err=True)

@@ -40,6 +40,8 @@ from tourkg.web.conneg import DOCUMENT_OFFERS, SERVICE_OFFERS
 DOCUMENTS = {"/.well-known/void": DOCUMENT_OFFERS, "/ontology": DOCUMENT_OFFERS, "/shapes": DOCUMENT_OFFERS,
              "/sparql": SERVICE_OFFERS}
 HERE = Path(__file__).resolve().parent
+#: Processes rendering the resources of a large dataset (the engine process answers them all).
+PROCESSES = 4
 #: The npm release of Oxigraph's WebAssembly build bundled by ``--with-in-browser-sparql``.
 OXIGRAPH_NPM = "0.5.11"
 
@@ -66,8 +68,10 @@ class Exporter:
     """Renders through the app and writes files (see the module docstring)."""
 
     def __init__(self, pub: Publisher, target: Path, site: str, *, sparql_endpoint: str | None = None,
-                 in_browser_sparql: bool = False, progress: Callable[[str], None] | None = None) -> None:
+                 in_browser_sparql: bool = False, processes: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.pub, self.target = pub, target
+        self.processes = processes
         self.in_browser_sparql = in_browser_sparql
         self.site = site.rstrip("/") + "/"
         self.sparql_endpoint = sparql_endpoint
@@ -130,10 +134,7 @@ class Exporter:
         self.target.mkdir(parents=True, exist_ok=True)
         paths = self._page_paths()
         self._landing_and_lists()
-        for number, path in enumerate(paths):
-            self._resource(path)
-            if number % 500 == 0:
-                self.progress(f"export: resource {number + 1:,} of {len(paths):,}")
+        self._resources(paths)
         self._documents()
         self._dumps()
         self._static()
@@ -142,6 +143,53 @@ class Exporter:
         self._search()
         self._configuration()
         return self.report
+
+    def _resources(self, paths: list[str]) -> None:
+        """Every resource's pages, data and /id document; in several processes for a large dataset
+        (forked here: they share the engine, and each writes its own files)."""
+        workers = self.processes or (min(PROCESSES, os.cpu_count() or 1) if len(paths) >= 200 else 1)
+        if workers == 1:
+            self._resource_slice(paths, 0, 1)
+            return
+        children = []
+        for number in range(workers):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a child: its share, then its report, and out without any cleanup
+                os.close(read)
+                try:
+                    self.report = Report()
+                    self._resource_slice(paths, number, workers)
+                    outcome = {"written": self.report.written, "unchanged": self.report.unchanged,
+                               "skipped": self.report.skipped}
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
+                    outcome = {"error": f"{type(exc).__name__}: {exc}"}
+                with os.fdopen(write, "w") as out:
+                    out.write(json.dumps(outcome))
+                os._exit(0)
+            os.close(write)
+            children.append((pid, read))
+        errors = []
+        for pid, read in children:
+            with os.fdopen(read) as source:
+                text = source.read()
+            os.waitpid(pid, 0)
+            outcome = json.loads(text or '{"error": "an export process stopped"}')
+            if "error" in outcome:
+                errors.append(outcome["error"])
+                continue
+            self.report.written += outcome["written"]
+            self.report.unchanged += outcome["unchanged"]
+            self.report.skipped += outcome["skipped"]
+        if errors:
+            raise ExportError("exporting the resources failed: " + "; ".join(errors))
+
+    def _resource_slice(self, paths: list[str], number: int, workers: int) -> None:
+        mine = paths[number::workers]
+        for done, path in enumerate(mine):
+            self._resource(path)
+            if number == 0 and done % 500 == 0:
+                self.progress(f"export: resource {done * workers + 1:,} of {len(paths):,}")
 
     def _page_paths(self) -> list[str]:
         return [self.pub.iris.page_path(i) for i in metadata.page_iris(self.pub.store, self.pub.iris)]
@@ -269,7 +317,7 @@ def _sha256(path: Path) -> str:
 
 
 def export(pub: Publisher, target: Path, site: str, sparql_endpoint: str | None = None,
-           in_browser_sparql: bool = False) -> Report:
+           in_browser_sparql: bool = False, processes: int | None = None) -> Report:
     """Export the site of ``pub`` into ``target`` for the public origin ``site``.
 
     :raises ExportError: ``in_browser_sparql`` without npm, or npm failing.
@@ -277,4 +325,4 @@ def export(pub: Publisher, target: Path, site: str, sparql_endpoint: str | None 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
     return Exporter(pub, target, site, sparql_endpoint=sparql_endpoint, in_browser_sparql=in_browser_sparql,
-                    progress=say).run()
+                    processes=processes, progress=say).run()

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 LOOKUP_WAIT = 60.0
 #: Extra time a query's answer may take past its limit before the engine is presumed stuck.
 GRACE = 2.0
+#: Descriptions kept per web worker (see ``EngineStore.describe``).
+DESCRIBED = 64
 
 
 class EngineProcess:
@@ -164,6 +166,7 @@ class EngineStore:
         self._graphs = tuple(meta.get("graphs", ()))
         self._stats: Stats | None = None
         self._idle: list[Connection] = []
+        self._described: dict[str, Description] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -275,9 +278,20 @@ class EngineStore:
         return bool(self._call("ask_exists", iri))
 
     def describe(self, iri: str) -> Description:
-        """The bounded description of ``iri``."""
+        """The bounded description of ``iri`` (the last few kept: a page and each of its data formats
+        are asked for in a row, and decoding is the costly part; the data does not change under a
+        store, a reload brings a new one)."""
+        with self._lock:
+            kept = self._described.get(iri)
+        if kept is not None:
+            return kept
         quads, totals = self._call("describe", iri)
-        return Description(decode_quads(quads), dict(totals))
+        found = Description(decode_quads(quads), dict(totals))
+        with self._lock:
+            self._described[iri] = found
+            while len(self._described) > DESCRIBED:
+                self._described.pop(next(iter(self._described)))
+        return found
 
     def labels(self, iris: list[str]) -> Dataset:
         """The label statements of ``iris``."""
