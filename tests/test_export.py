@@ -294,3 +294,26 @@ def test_the_exported_query_page_runs_queries_in_the_browser(tmp_path, browser):
         browser.find_element(By.CSS_SELECTOR, "#query-form button[type=submit]").click()
         WebDriverWait(browser, 30).until(
             lambda d: "could not run" in d.find_element(By.CSS_SELECTOR, "section.in-browser h2").text)
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "sparql"])
+def test_every_engine_exports_the_same_site(sites, tmp_path, engine):
+    """The on-disk engine and a remote SPARQL engine (a real Oxigraph server) export what memory does:
+    the same files, and the same bytes for the pages, data and search index."""
+    from conftest import oxigraph_server
+
+    static, _, folder = sites
+    if engine == "oxigraph":
+        export(tmp_path / "site", static + "/", "--store", f"oxigraph:{tmp_path / 'store'}")
+    else:
+        merged = tmp_path / "tour.nq"
+        subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nq", "--merged-default-graph",
+                        "-o", str(merged)], cwd=ROOT, check=True, capture_output=True)
+        with oxigraph_server(merged) as endpoint:
+            export(tmp_path / "site", static + "/", "--store", f"sparql:{endpoint}")
+    theirs = {p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    ours = {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
+    assert ours == theirs
+    for relative in ("page/country/panama.es.html", "data/person/nayib-bukele.ttl", "search/index/pa.json",
+                     "id/country/panama.html"):
+        assert (tmp_path / "site" / relative).read_bytes() == (folder / relative).read_bytes(), relative
