@@ -24,9 +24,19 @@ def serialize_graph(triples: Iterable[tuple[Node, Node, Node]], fmt: formats.For
                     prefixes: dict[str, str]) -> bytes:
     """Serialize triples to the same bytes in every process: blank nodes canonicalized (RDFC-1.0),
     statements sorted, only the prefixes in use. Several web workers then agree on each ETag."""
+    return serialize_canonical(canonical(triples), fmt, prefixes)
+
+
+def canonical(triples: Iterable[tuple[Node, Node, Node]]) -> list[ox.Triple]:
+    """The triples with canonical blank nodes (RDFC-1.0), sorted: what :func:`serialize_canonical`
+    writes in any format (computed once for all the formats of one document)."""
     dataset = ox.Dataset(ox.Quad(*(to_oxigraph(t) for t in triple)) for triple in triples)
     dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    items = sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
+    return sorted({ox.Triple(q.subject, q.predicate, q.object) for q in dataset}, key=str)
+
+
+def serialize_canonical(items: list[ox.Triple], fmt: formats.Format, prefixes: dict[str, str]) -> bytes:
+    """Canonical triples (:func:`canonical`) in ``fmt``, with only the prefixes they use."""
     text = "\n".join(str(t) for t in items)
     used = {p: ns for p, ns in sorted(prefixes.items()) if f"<{ns}" in text}
     statements: list = items

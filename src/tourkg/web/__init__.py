@@ -56,6 +56,7 @@ class Publisher:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pinning: threading.Lock = field(default_factory=threading.Lock)
     _pin_locks: dict[Any, threading.Lock] = field(default_factory=dict)
+    _recent: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
 
     def cached(self, key: Any, compute: Any, pinned: bool = False, shared: bool = False) -> Any:
         """Compute a representation once: the data does not change while serving.
@@ -86,6 +87,19 @@ class Publisher:
             self._cache[key] = (value, now)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
+        return value
+
+    def recent(self, key: Any, compute: Any, size: int = 16) -> Any:
+        """A value kept only for the next few requests (an intermediate that several representations of
+        one resource share, such as its canonical triples): bounded to ``size``, so it never grows."""
+        with self._lock:
+            if key in self._recent:
+                return self._recent[key]
+        value = compute()
+        with self._lock:
+            self._recent[key] = value
+            while len(self._recent) > size:
+                self._recent.popitem(last=False)
         return value
 
     def for_origin(self, key: Any, render: Any, site: str) -> bytes:

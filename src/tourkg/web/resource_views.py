@@ -27,7 +27,7 @@ from tourkg.extras import add_extras
 from tourkg.formats import Format
 from tourkg.namespaces import served_prefixes
 from tourkg.schema_markup import schema_org
-from tourkg.serialize import description_triples, serialize_graph
+from tourkg.serialize import canonical, description_triples, serialize_canonical
 from tourkg.web import publisher
 from tourkg.web.conneg import DOCUMENT_OFFERS, choose_format
 from tourkg.web.fastpath import CACHEABLE
@@ -121,9 +121,9 @@ def data(iri: str, fmt: Format, negotiated: bool = False) -> Response:
     pub = publisher()
     if not exists(pub.store, iri):
         raise _not_found(iri)
-    body = pub.cached(("data", iri, fmt.name),
-                      lambda: serialize_graph(description_triples(pub.store, iri), fmt,
-                                              served_prefixes(pub.iris.base)), shared=True)
+    body = pub.cached(("data", iri, fmt.name), lambda: serialize_canonical(
+        pub.recent(("canonical", iri), lambda: canonical(description_triples(pub.store, iri))), fmt,
+        served_prefixes(pub.iris.base)), shared=True)
     others = [(f, pub.iris.data_path(iri, f.extension)) for f in DATA_FORMATS if f is not fmt]
     links = alternates([*others, (formats.HTML, pub.iris.page_path(iri))])
     return representation(body, fmt.content_type, vary=("Accept",) if negotiated else (), links=links)
