@@ -317,3 +317,37 @@ def test_every_engine_exports_the_same_site(sites, tmp_path, engine):
     for relative in ("page/country/panama.es.html", "data/person/nayib-bukele.ttl", "search/index/pa.json",
                      "id/country/panama.html"):
         assert (tmp_path / "site" / relative).read_bytes() == (folder / relative).read_bytes(), relative
+
+
+def test_a_hubs_paginated_lists_are_exported_and_served(tmp_path):
+    """Any dataset: a resource with 120 incoming links has "all 120" lists in pages of 50; the export
+    holds each page of them, and nginx answers /page/x?property=... with it, as the live server does."""
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    data = tmp_path / "hub.ttl"
+    people = "".join(f'<http://example.org/id/person/p{i:03d}> <https://schema.org/homeLocation> '
+                     f'<http://example.org/id/place/hub> ; <http://www.w3.org/2000/01/rdf-schema#label> '
+                     f'"Person {i}"@en .\n' for i in range(120))
+    data.write_text('<http://example.org/id/place/hub> a <https://schema.org/Place> ; '
+                    '<http://www.w3.org/2000/01/rdf-schema#label> "Hub"@en .\n' + people)
+    port = free_port()
+    static = f"http://127.0.0.1:{port}"
+    export(tmp_path / "site", static + "/", "--data", str(data), "--cache-dir", str(tmp_path / "cache"))
+    lists = sorted((tmp_path / "site" / "page" / "place").glob("hub@*.en.html"))
+    assert len(lists) == 3  # offsets 0, 50 and 100
+    with nginx_serving(tmp_path / "site", tmp_path, port), \
+            running_server("--data", str(data), "--cache-dir", str(tmp_path / "cache")) as live:
+        page = requests.get(live + "/page/place/hub", headers={"Host": f"127.0.0.1:{port}"}).text
+        links = sorted(set(re.findall(r'href="(/page/place/hub\?property=[^"]+)"', page)))
+        assert links
+        seen = set()
+        while links:
+            link = links.pop().replace("&amp;", "&")
+            if link in seen:
+                continue
+            seen.add(link)
+            a = requests.get(static + link)
+            b = requests.get(live + link, headers={"Host": f"127.0.0.1:{port}"})
+            assert a.status_code == b.status_code == 200 and a.content == b.content, link
+            links += re.findall(r'href="(/page/place/hub\?property=[^"]+)"', b.text)
+        assert len(seen) == 3

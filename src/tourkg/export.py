@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 from typing import Any
 
@@ -213,11 +214,30 @@ class Exporter:
             data = self.body(page, "text/html", **{"Accept-Language": lang})
             if data is not None:
                 self.write(f"page/{rest}.{lang}.html", data)
+                self._lists(page, rest, lang, data)
         for fmt in formats.GRAPHS:
             data = self.body(f"/data/{rest}.{fmt.extension}")
             if data is not None:
                 self.write(f"data/{rest}.{fmt.extension}", data)
         self.write(f"id/{rest}.html", self._id_document(rest))
+
+    def _lists(self, page: str, rest: str, lang: str, html: bytes) -> None:
+        """The paginated lists a hub resource's page links to (``?property=…&direction=…&offset=…``),
+        each page of them: written as ``page/x@QUERY.lang.html``, which the web server configurations
+        answer for ``/page/x?QUERY``."""
+        link = re.compile(rb'href="' + re.escape(page.encode()) + rb'\?(property=[^"]+)"')
+        todo = [unescape(m.group(1).decode()) for m in link.finditer(html)]
+        seen: set[str] = set()
+        while todo:
+            query = todo.pop()
+            if query in seen:
+                continue
+            seen.add(query)
+            listed = self.body(f"{page}?{query}", "text/html", **{"Accept-Language": lang})
+            if listed is None:
+                continue
+            self.write(f"page/{rest}@{query}.{lang}.html", listed)
+            todo += [unescape(m.group(1).decode()) for m in link.finditer(listed)]
 
     def _id_document(self, rest: str) -> bytes:
         """For hosts without configuration: ``/id/x`` as a document that sends browsers to the page and
