@@ -264,6 +264,8 @@ NPM = shutil.which("npm")
 def test_the_exported_query_page_runs_queries_in_the_browser(tmp_path, browser):
     """--with-in-browser-sparql: Oxigraph's WebAssembly build runs an example query on the dump."""
     if NPM is None:
+        if os.environ.get("TOURKG_REQUIRE_NPM") == "1":
+            pytest.fail("TOURKG_REQUIRE_NPM=1 but npm is not installed (Debian: apt-get install npm)")
         pytest.skip("npm is not installed (the option needs it; nothing else does)")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
