@@ -34,11 +34,11 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[test,bench]'
 	$(BIN)/python bench/run.py
 
-# The soak: a mixed workload at 32 connections for 10 minutes (SECONDS=30 for a short one); fails on any
+# The soak: a mixed workload at 32 connections for 10 minutes (SOAK_SECONDS=30 for a short one); fails on any
 # unexpected status or memory growth over 10 % after the warm-up.
-SECONDS ?= 600
+SOAK_SECONDS ?= 600
 soak: $(STAMP)
-	$(BIN)/python bench/soak.py --seconds $(SECONDS)
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
 
 # Known vulnerabilities in the pinned dependencies (pip-audit, against PyPI's advisory data).
 audit: $(STAMP)
