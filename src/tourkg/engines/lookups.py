@@ -27,6 +27,8 @@ _LABELS = tuple(ox.NamedNode(p) for p in LABEL_IRIS)
 _PROVENANCE = tuple(ox.NamedNode(p) for p in _PROVENANCE_IRIS)
 #: Statements read directly before the per-property path (counts by SPARQL, first values by ORDER BY).
 DIRECT_CAP = 2000
+#: Longest paginated list whose sorted values ``neighbours`` keeps (about 100 bytes a value).
+LIST_KEPT_MAX = 200_000
 #: Most blank nodes followed from one resource (its concise bounded description).
 BNODE_CAP = 200
 Encoded = tuple
@@ -147,15 +149,28 @@ def labels(store: ox.Store, iris: list[str]) -> list[Encoded]:
     return [encode_quad(q) for q in _label_quads(store, nodes)]
 
 
-def neighbours(store: ox.Store, iri: str, predicate: str, incoming: bool, offset: int,
-               limit: int) -> tuple[list[tuple[Encoded, Encoded]], int]:
-    """One page of the values of a property of ``iri``, with the graphs stating each, and the total."""
+def neighbours(store: ox.Store, iri: str, predicate: str, incoming: bool, offset: int, limit: int,
+               lists: dict[Any, list[Any]] | None = None) -> tuple[list[tuple[Encoded, Encoded]], int]:
+    """One page of the values of a property of ``iri``, with the graphs stating each, and the total.
+
+    ``lists`` keeps the sorted values of the last few lists asked for (the caller bounds how many):
+    someone paging through a hub's links, a crawler or the static export, then pays one sort, not one
+    per page. Lists longer than :data:`LIST_KEPT_MAX` are sorted per page instead (bounded memory)."""
     node, prop = ox.NamedNode(iri), ox.NamedNode(predicate)
-    pattern = f"?x {prop} {node}" if incoming else f"{node} {prop} ?x"
-    counted = store.query(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ GRAPH ?g {{ {pattern} }} }}")
-    total = int(next(iter(counted))["n"].value)
+    key = (iri, predicate, incoming)
+    values = lists.get(key) if lists is not None else None
+    if values is None:
+        pattern = f"?x {prop} {node}" if incoming else f"{node} {prop} ?x"
+        counted = store.query(f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ GRAPH ?g {{ {pattern} }} }}")
+        total = int(next(iter(counted))["n"].value)
+        if lists is not None and total <= LIST_KEPT_MAX:
+            values = lists[key] = page_of_values(store, node, prop, incoming, 0, total)
+    if values is not None:
+        total, chosen = len(values), values[offset:offset + limit]
+    else:
+        chosen = page_of_values(store, node, prop, incoming, offset, limit)
     page = []
-    for value in page_of_values(store, node, prop, incoming, offset, limit):
+    for value in chosen:
         for q in _named(_pattern(store, node, incoming, prop, value)):
             page.append((encode(value), encode(q.graph_name)))
     return page, total

@@ -46,6 +46,8 @@ EXIT_DATA = 2
 #: Marker file of a finished on-disk store (the prepared snapshot, or ``--store oxigraph:DIR``).
 MARKER = "tourkg-dataset.json"
 _WATCHDOG_TICK = 0.02
+#: Paginated lists whose sorted values the engine keeps (see ``lookups.neighbours``).
+LISTS_KEPT = 8
 #: Longest wait for the statistics computed after start-up (a second or two on a million triples).
 STATS_WAIT = 300.0
 
@@ -74,6 +76,7 @@ class Engine:
         self._lock = threading.Lock()
         self.dumps: dumps.DumpWriter | None = None
         self.search = SearchHolder(lambda: self.store, self.folder)
+        self.lists: dict[Any, list[Any]] = {}  # the sorted values of the last few paginated lists
         limits = plan.get("admission") or {}
         self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
                                    limits.get("max_wait", 3.0), limits.get("per_client", 0))
@@ -233,7 +236,13 @@ class Engine:
         if op == "labels":
             return lookups.labels(store, *args)
         if op == "neighbours":
-            return lookups.neighbours(store, *args)
+            with self._lock:
+                lists = self.lists
+            found = lookups.neighbours(store, *args, lists=lists)
+            with self._lock:
+                while len(self.lists) > LISTS_KEPT:
+                    self.lists.pop(next(iter(self.lists)))
+            return found
         if op == "select":
             return lookups.select(store, args[0], not self.merged)
         if op == "search":
