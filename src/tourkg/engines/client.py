@@ -308,6 +308,10 @@ class EngineStore:
         return [Hit(iri, label, lang, tuple(types), rank)
                 for iri, label, lang, types, rank in self._call("search", query, type_, limit)]
 
+    def subjects_under(self, prefix: str) -> list[str]:
+        """Every IRI subject under ``prefix``, sorted (the sitemap's pages)."""
+        return self._call("subjects_under", prefix, wait=600.0)
+
     def search_index(self) -> SearchIndex:
         """The whole label search index (for the static export)."""
         return SearchIndex.from_json(self._call("search_entries", wait=600.0))

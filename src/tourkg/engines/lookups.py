@@ -176,6 +176,13 @@ def neighbours(store: ox.Store, iri: str, predicate: str, incoming: bool, offset
     return page, total
 
 
+def subjects_under(store: ox.Store, prefix: str) -> list[str]:
+    """Every IRI subject starting with ``prefix``, sorted as SPARQL ``ORDER BY`` sorts IRIs."""
+    found = {q.subject.value for q in store.quads_for_pattern(None, None, None)
+             if isinstance(q.subject, ox.NamedNode) and q.subject.value.startswith(prefix)}
+    return sorted(found)
+
+
 def select(store: ox.Store, text: str, union: bool) -> list[dict[str, Encoded]]:
     """A trusted internal SELECT, rows as ``{variable: term}`` (unbound variables left out)."""
     solutions = store.query(text, use_default_graph_as_union=union)

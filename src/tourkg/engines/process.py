@@ -245,6 +245,8 @@ class Engine:
             return found
         if op == "select":
             return lookups.select(store, args[0], not self.merged)
+        if op == "subjects_under":
+            return lookups.subjects_under(store, args[0])
         if op == "search":
             return self.search.search(*args)
         if op == "search_entries":
