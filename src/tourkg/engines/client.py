@@ -167,6 +167,7 @@ class EngineStore:
         self._stats: Stats | None = None
         self._idle: list[Connection] = []
         self._described: dict[str, Description] = {}
+        self._selected: dict[str, list[dict[str, Node]]] = {}
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -270,8 +271,18 @@ class EngineStore:
 
     # -- look-ups ------------------------------------------------------------------------------------
     def select(self, text: str) -> list[dict[str, Node]]:
-        """A trusted internal SELECT over the union of all graphs."""
-        return [{k: decode(v) for k, v in row.items()} for row in self._call("select", text)]
+        """A trusted internal SELECT over the union of all graphs (the last few answers kept, as
+        descriptions are: a page's sections ask the same in each language)."""
+        with self._lock:
+            kept = self._selected.get(text)
+        if kept is not None:
+            return [dict(row) for row in kept]
+        rows = [{k: decode(v) for k, v in row.items()} for row in self._call("select", text)]
+        with self._lock:
+            self._selected[text] = rows
+            while len(self._selected) > DESCRIBED:
+                self._selected.pop(next(iter(self._selected)))
+        return [dict(row) for row in rows]
 
     def ask_exists(self, iri: str) -> bool:
         """True when ``iri`` is a subject, an object or a graph name."""
