@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from multiprocessing.connection import Client, Connection
+from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,7 @@ class EngineStore:
             conn.close()
         while True:
             try:
-                return Client(self.address, "AF_UNIX", authkey=self.authkey)
+                return connect(self.address, self.authkey, max(0.2, min(2.0, deadline - time.monotonic())))
             except (OSError, EOFError):
                 if time.monotonic() >= deadline:
                     raise EngineUnavailable("The query engine is not answering (it may be restarting after "
@@ -357,6 +358,32 @@ class EngineStore:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def connect(address: str, authkey: bytes, timeout: float) -> Connection:
+    """A connection to the engine, as ``multiprocessing.connection.Client`` makes one, but never waiting
+    more than ``timeout`` for the engine to take it: a stopped or stuck engine (the kernel still queues
+    the connection) must give 503, not hang a web thread.
+
+    :raises OSError: no engine listening, or it did not greet within ``timeout``.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(address)
+        sock.settimeout(None)
+        conn = Connection(sock.detach())
+    finally:
+        sock.close()
+    try:
+        if not conn.poll(timeout):  # the engine speaks first (its challenge) once it has accepted
+            raise OSError("the engine did not take the connection in time")
+        answer_challenge(conn, authkey)
+        deliver_challenge(conn, authkey)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class _Cut(Exception):
