@@ -40,9 +40,19 @@ def small_queue_url():
         yield url
 
 
-def test_past_the_queue_a_query_is_refused_at_once_with_retry_after(small_queue_url):
+@pytest.fixture(scope="module")
+def full_queue_url():
+    """Queued queries wait long here, so the queue stays full for the whole test, however loaded the
+    machine (a short wait would let the waiting runaways leave it before the query below arrives)."""
+    with running_server("--query-timeout", str(TIMEOUT), "--query-slots", "2", "--query-queue", "2",
+                        "--query-queue-wait", "8") as url:
+        yield url
+
+
+def test_past_the_queue_a_query_is_refused_at_once_with_retry_after(full_queue_url):
+    small_queue_url = full_queue_url
     threads, answers = start_runaways(small_queue_url, 4)  # two run, two wait
-    time.sleep(0.7)
+    time.sleep(1.5)
     started = time.monotonic()
     refused = post(small_queue_url, "ASK { ?s ?p ?o }")
     took = time.monotonic() - started
