@@ -84,6 +84,52 @@ def server_process(*args: str, wait: float = 60.0, port: int | None = None) -> I
 
 
 @contextlib.contextmanager
+def web_server(command: list[str], url: str, what: str, wait: float = 20.0) -> Iterator[str]:
+    """Start a web server process (nginx, apache2) in the foreground; yield ``url`` once it answers
+    there; stop it."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                requests.get(url + "/robots.txt", timeout=2)
+                break
+            except requests.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} did not start: {proc.stderr.read().decode()}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def nginx_conf(work: Path, port: int, server: str) -> Path:
+    """An nginx configuration running in the foreground from ``work``, with one ``server`` listening on
+    loopback ``port`` (``server``: its directives). nginx's workers run as this user (so they read this
+    user's folders; ignored when not root)."""
+    import getpass
+
+    conf = work / "nginx.conf"
+    conf.write_text(f"""user {getpass.getuser()}; worker_processes 1; pid {work}/nginx.pid;
+error_log {work}/error.log; daemon off;
+events {{ worker_connections 256; }}
+http {{
+  access_log off; sendfile on;
+  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    {server}
+  }}
+}}
+""")
+    return conf
+
+
+@contextlib.contextmanager
 def running_server(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[str]:
     """Start ``tourkg serve`` on a free loopback port (or ``port``); yield its URL; stop it."""
     with server_process(*args, wait=wait, port=port) as server:

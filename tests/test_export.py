@@ -5,8 +5,6 @@ type and bytes. Incremental and atomic; a browser clicks through the exported si
 
 from __future__ import annotations
 
-import contextlib
-import getpass
 import gzip
 import hashlib
 import os
@@ -14,13 +12,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT, free_port, running_server
+from conftest import ROOT, free_port, nginx_conf, running_server, web_server
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALLED = os.path.exists(NGINX)
@@ -39,40 +36,10 @@ def export(target: Path, site: str, *extra: str) -> str:
     return result.stderr
 
 
-@contextlib.contextmanager
 def nginx_serving(folder: Path, work: Path, port: int):
     """Debian's nginx serving ``folder`` with the export's own include, on a loopback port."""
-    conf = work / "nginx.conf"
-    conf.write_text(f"""user {getpass.getuser()}; worker_processes 1; pid {work}/nginx.pid;
-error_log {work}/error.log; daemon off;
-events {{ worker_connections 256; }}
-http {{
-  access_log off; sendfile on;
-  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
-  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    root {folder};
-    include {folder}/nginx-site.conf;
-  }}
-}}
-""")
-    proc = subprocess.Popen([NGINX, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(url + "/robots.txt", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("nginx did not start: " + proc.stderr.read().decode()) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    conf = nginx_conf(work, port, f"root {folder};\n    include {folder}/nginx-site.conf;")
+    return web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx")
 
 
 @pytest.fixture(scope="module")

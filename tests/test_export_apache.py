@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-import requests
 
-from conftest import free_port, running_server
+from conftest import free_port, running_server, web_server
 from test_export import BROWSER, RDF_ACCEPTS, both, export, live_sitemap_paths, same
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
@@ -52,23 +49,11 @@ DocumentRoot {work}/site
     Require all granted
 </Directory>
 """)
-    proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(static + "/robots.txt", timeout=2)
-                break
-            except requests.ConnectionError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("apache2 did not start: " + proc.stderr.read().decode()) from None
-                time.sleep(0.1)
-        with running_server() as live:
+        command = [APACHE, "-f", str(conf), "-DFOREGROUND"]
+        with web_server(command, static, "apache2"), running_server() as live:
             yield static, live, work / "site"
     finally:
-        proc.terminate()
-        proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -3,17 +3,14 @@ for byte what tourkg sends alone, with gzip, Range and HEAD, while every other r
 
 from __future__ import annotations
 
-import getpass
 import gzip
 import os
 import shutil
-import subprocess
-import time
 
 import pytest
 import requests
 
-from conftest import free_port, running_server
+from conftest import free_port, nginx_conf, running_server, web_server
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALLED = os.path.exists(NGINX)
@@ -32,40 +29,12 @@ def fronted(tmp_path_factory):
     work = tmp_path_factory.mktemp("nginx")
     cache = work / "cache"
     port = free_port()
-    conf = work / "nginx.conf"
-    # nginx's workers must read the cache folder: run them as this user (ignored when not root).
-    conf.write_text(f"""user {getpass.getuser()}; worker_processes 1; pid {work}/nginx.pid;
-error_log {work}/error.log; daemon off;
-events {{ worker_connections 256; }}
-http {{
-  access_log off; sendfile on;
-  client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
-  uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ proxy_pass http://127.0.0.1:{{upstream}}; proxy_set_header Host $http_host; }}
-    location {PREFIX} {{ internal; alias {cache}/; gzip_static on; gzip_vary on; }}
-  }}
-}}
-""")
     with running_server("--cache-dir", str(cache), "--accel-redirect", PREFIX) as upstream:
-        conf.write_text(conf.read_text().replace("{upstream}", upstream.rsplit(":", 1)[1]))
-        proc = subprocess.Popen([NGINX, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    requests.get(url + "/robots.txt", timeout=2)
-                    break
-                except requests.ConnectionError:
-                    assert time.monotonic() < deadline, "nginx did not start"
-                    time.sleep(0.1)
+        conf = nginx_conf(work, port, f"""
+    location / {{ proxy_pass {upstream}; proxy_set_header Host $http_host; }}
+    location {PREFIX} {{ internal; alias {cache}/; gzip_static on; gzip_vary on; }}""")
+        with web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx") as url:
             yield url, upstream
-        finally:
-            proc.terminate()
-            proc.wait(10)
 
 
 @pytest.mark.parametrize("ext", ["nt", "ttl", "trig", "jsonld"])

@@ -91,26 +91,26 @@ class QueryTimeout(TourkgError):
     title = "Query Timeout"
 
 
-class Overloaded(TourkgError):
+class _RetryLater(TourkgError):
+    """An answer that says when to ask again (``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Overloaded(_RetryLater):
     """Every query slot is busy and the queue is full, or the wait would be too long: refused at once."""
 
     status = 503
     title = "Service Unavailable"
 
-    def __init__(self, message: str, retry_after: int = 5) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
-
-class TooManyRequests(TourkgError):
+class TooManyRequests(_RetryLater):
     """This client has as many queries running or waiting as the ``client_queries`` setting allows."""
 
     status = 429
     title = "Too Many Requests"
-
-    def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class EngineUnavailable(TourkgError):
