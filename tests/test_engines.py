@@ -209,3 +209,22 @@ def test_from_selects_its_graph_on_every_engine(two_graphs, engine, tmp_path):
         assert count(url, "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }") == 42
         assert count(url, f"SELECT (COUNT(*) AS ?n) FROM <{graph}> {{ ?s ?p ?o }}") == 12
         assert count(url, f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graph}> {{ GRAPH ?g {{ ?s ?p ?o }} }}") == 12
+
+
+@pytest.mark.parametrize("engine", ["memory", "oxigraph"])
+def test_a_single_graph_dataset_is_both_the_default_graph_and_a_named_graph(two_graphs, engine, tmp_path):
+    """One input file, one graph: its triples are the default graph and the named graph, and a dataset
+    the request names (FROM, default-graph-uri) replaces the default graph, unknown graphs being empty."""
+    graph = "http://example.org/id/graph/first"
+    args = ["--data", str(two_graphs / "first.ttl")]
+    if engine == "oxigraph":
+        args += ["--store", f"oxigraph:{tmp_path / 'store'}"]
+    with running_server(*args) as url:
+        assert count(url, "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }") == 30
+        assert count(url, "SELECT (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } }") == 30
+        assert count(url, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}") == 30
+        assert count(url, "SELECT (COUNT(*) AS ?n) FROM <http://example.org/elsewhere> { ?s ?p ?o }") == 0
+        response = requests.post(url + "/sparql", data={
+            "query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", "default-graph-uri": "http://example.org/none"},
+            headers=JSON, timeout=30)
+        assert int(response.json()["results"]["bindings"][0]["n"]["value"]) == 0

@@ -64,8 +64,9 @@ SETTINGS: tuple[Setting, ...] = (
             int),
     Setting("query_queue", 16, "SPARQL queries that may wait for a slot; past it, 503 with Retry-After at "
             "once.", int),
-    Setting("query_queue_wait", 3.0, "Seconds a query may wait for a slot (also: a query expected to wait "
-            "longer is refused at once with 503 and Retry-After).", float),
+    Setting("query_queue_wait", 10.0, "Seconds a query may wait for a slot (also: a query expected to wait "
+            "longer is refused at once with 503 and Retry-After); as long as a query may run, so that a few "
+            "clients of second-long queries all get answers, as they would from Oxigraph or Fuseki.", float),
     Setting("client_queries", 0, "Most SPARQL queries one client (address; X-Forwarded-For with "
             "proxy_hops) may have running or waiting; past it 429 with Retry-After (0: no limit).", int),
     Setting("store", "memory", "Where the data lives: memory (one in-memory Oxigraph engine process shared "
