@@ -56,6 +56,7 @@ CONSTRUCT = f"CONSTRUCT {{ <{BASE}{RESOURCE}> ?p ?o }} WHERE {{ <{BASE}{RESOURCE
 DUMP_QUERY = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 DUMPS = ("nt", "nq", "ttl", "trig", "jsonld", "rdf")
 JSON = "application/sparql-results+json"
+JSON_PLAIN = "application/json"
 
 
 # -- processes --------------------------------------------------------------------------------------------
@@ -177,7 +178,7 @@ def tourkg_probes(url: str) -> list[tuple[str, dict[str, str]]]:
     """Every kind of route, queries and a dump included: "ready" means all of them answer."""
     return [("/", {}), (f"/page/{RESOURCE}", {}), (f"/data/{RESOURCE}.ttl", {}), (f"/id/{RESOURCE}", {}),
             ("/.well-known/void", {}), ("/sparql?query=" + quote("ASK { ?s ?p ?o }"), {"Accept": JSON}),
-            ("/dump.nt", {"Accept-Encoding": "identity"})]
+            ("/dump.nt", {"Accept-Encoding": "identity"}), ("/search?q=country", {"Accept": JSON_PLAIN})]
 
 
 def start_tourkg(data: Path, cache: Path, label: str, *extra: str) -> Server:
@@ -485,7 +486,8 @@ def tour_ready(work: Path, runs: int = 5) -> dict[str, float]:
         try:
             wait_for(lambda: requests.get(url + "/", timeout=5).status_code == 200, 60, 0.005)
             for path in ("/page/country/panama", "/data/country/panama.ttl", "/id/country/panama",
-                         "/.well-known/void", "/sparql?query=" + quote("ASK { ?s ?p ?o }"), "/dump.nt"):
+                         "/.well-known/void", "/sparql?query=" + quote("ASK { ?s ?p ?o }"), "/dump.nt",
+                         "/search?q=panama"):
                 requests.get(url + path, allow_redirects=False, timeout=30).raise_for_status()
             return time.monotonic() - started
         finally:

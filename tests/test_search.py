@@ -67,6 +67,35 @@ def test_index_survives_its_json_form_and_splits_into_shards():
     assert all(kind == "full" for kind, _ in shards.values())
 
 
+def test_index_kept_in_the_prepared_folder_is_read_back_not_rebuilt(tmp_path):
+    """The engine keeps the built arrays; a restart reads them (the store is not walked again), and a
+    damaged or older file is rebuilt from the store rather than misread."""
+    from tourkg.engines.searching import SearchHolder
+
+    index = index_of("Panamá", "Costa Rica", "Ωmega", "Republic of Panama")
+    again = SearchIndex.from_arrays(index.to_arrays())
+    assert vars(again) == vars(index)
+    walked = []
+
+    def store():
+        walked.append(1)
+        import pyoxigraph as ox
+
+        made = ox.Store()
+        made.add(ox.Quad(ox.NamedNode("http://example.org/x"), ox.NamedNode("https://schema.org/name"),
+                         ox.Literal("Panamá", language="es"), ox.NamedNode("http://example.org/g")))
+        return made
+
+    first = SearchHolder(store, tmp_path)
+    assert [h[0] for h in first.search("panama", None, 5)] == ["http://example.org/x"]
+    restarted = SearchHolder(lambda: pytest.fail("the index was rebuilt"), tmp_path)
+    assert [h[0] for h in restarted.search("panama", None, 5)] == ["http://example.org/x"]
+    assert len(walked) == 1
+    (tmp_path / "search.pickle").write_bytes(b"not a pickle")
+    assert [h[0] for h in SearchHolder(store, tmp_path).search("panama", None, 5)] == ["http://example.org/x"]
+    assert len(walked) == 2
+
+
 def test_a_large_shard_is_split_by_one_more_letter_and_keeps_its_best_entries():
     index = index_of(*(f"Visit {n}" for n in range(50)), *(f"Vienna {n}" for n in range(50)), "Vi")
     shards = index.shards(max_rows=60, top_rows=5)

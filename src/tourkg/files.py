@@ -21,8 +21,13 @@ def read_json(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Replace ``path`` with ``data`` at once (the aside name is unique per process and thread)."""
+    write_atomic(path, json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` at once (the aside name is unique per process and thread)."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
-    partial.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True))
+    partial.write_bytes(data)
     partial.replace(path)
 
 

@@ -151,7 +151,11 @@ class Engine:
             f"({quads / max(elapsed, 1e-9):,.0f}/s)" + (note if merged else ""))
 
     def _load_memory_copy(self) -> None:
-        """After opening the disk snapshot: load the in-memory copy (faster queries) and swap it in."""
+        """After opening the disk snapshot: load the in-memory copy (faster queries) and swap it in, below
+        the requests in priority (the loader's threads inherit this thread's nice value), so the first
+        requests after a restart are not slowed down by it."""
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         started = time.monotonic()
         try:
             memory = ox.Store()
