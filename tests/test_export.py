@@ -77,6 +77,16 @@ def live_sitemap_paths(sites):
     return [re.sub(r"^https?://[^/]+", "", url) for url in re.findall(r"<loc>([^<]+)</loc>", sitemap)]
 
 
+def resource_names(sites):
+    """``x`` of every ``/page/x`` in the live sitemap: each resource's page, data and ``/id`` name."""
+    return [path[len("/page/"):] for path in live_sitemap_paths(sites) if path.startswith("/page/")]
+
+
+def check_data_formats(sites, rest):
+    for extension in ("ttl", "nt", "jsonld", "rdf"):
+        same(*both(sites, f"/data/{rest}.{extension}"), f"/data/{rest}.{extension}")
+
+
 def test_every_sitemap_url_in_both_languages(sites):
     paths = live_sitemap_paths(sites)
     assert len(paths) > 100
@@ -86,19 +96,12 @@ def test_every_sitemap_url_in_both_languages(sites):
 
 
 def test_every_data_format(sites):
-    for path in live_sitemap_paths(sites):
-        if not path.startswith("/page/"):
-            continue
-        rest = path[len("/page/"):]
-        for extension in ("ttl", "nt", "jsonld", "rdf"):
-            same(*both(sites, f"/data/{rest}.{extension}"), f"/data/{rest}.{extension}")
+    for rest in resource_names(sites):
+        check_data_formats(sites, rest)
 
 
 def test_every_id_gives_the_same_303(sites):
-    for path in live_sitemap_paths(sites):
-        if not path.startswith("/page/"):
-            continue
-        rest = path[len("/page/"):]
+    for rest in resource_names(sites):
         for accept in (BROWSER, *RDF_ACCEPTS):
             a, b = both(sites, f"/id/{rest}", Accept=accept)
             assert a.status_code == b.status_code == 303, (rest, accept)

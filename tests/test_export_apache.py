@@ -13,7 +13,16 @@ from urllib.parse import urljoin
 import pytest
 
 from conftest import free_port, running_server, web_server
-from test_export import BROWSER, RDF_ACCEPTS, both, export, live_sitemap_paths, same
+from test_export import (
+    BROWSER,
+    RDF_ACCEPTS,
+    both,
+    check_data_formats,
+    export,
+    live_sitemap_paths,
+    resource_names,
+    same,
+)
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
@@ -65,12 +74,8 @@ def test_every_sitemap_url_in_both_languages(sites):
 
 def test_every_data_format_and_id(sites):
     static, _, _ = sites
-    for path in live_sitemap_paths(sites):
-        if not path.startswith("/page/"):
-            continue
-        rest = path[len("/page/"):]
-        for extension in ("ttl", "nt", "jsonld", "rdf"):
-            same(*both(sites, f"/data/{rest}.{extension}"), f"/data/{rest}.{extension}")
+    for rest in resource_names(sites):
+        check_data_formats(sites, rest)
         for accept in (BROWSER, *RDF_ACCEPTS):
             a, b = both(sites, f"/id/{rest}", Accept=accept)
             assert a.status_code == b.status_code == 303, (rest, accept)
