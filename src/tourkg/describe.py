@@ -133,13 +133,19 @@ class Index:
     def __init__(self, quads: Iterable[tuple[Node, Node, Node, Node]]) -> None:
         self.by_subject: dict[Node, list[tuple[Node, Node, Node]]] = defaultdict(list)
         self.by_object: dict[Node, list[tuple[Node, Node, Node]]] = defaultdict(list)
+        # Objects by (subject, predicate): a label is looked up per label property, and scanning a
+        # subject's statements for each compared rdflib terms in Python, the cost of a tour's page.
+        self._objects: dict[tuple[Node, Node], list[Node]] = defaultdict(list)
+        self._labels: dict[tuple[Node, str], str] = {}
         for s, p, o, g in quads:
             self.by_subject[s].append((p, o, g))
             self.by_object[o].append((s, p, g))
+            self._objects[s, p].append(o)
 
     def objects(self, subject: Node, predicate: Node) -> list[Node]:
         """Distinct objects of ``subject predicate ?o`` in any graph, in a stable order."""
-        return sorted({o for p, o, _g in self.by_subject.get(subject, ()) if p == predicate}, key=str)
+        found = self._objects.get((subject, predicate))
+        return sorted(set(found), key=str) if found else []
 
     def literal_and_language(self, subject: Node, predicates: Sequence[Node],
                              lang: str) -> tuple[str | None, str | None]:
@@ -158,8 +164,12 @@ class Index:
         return self.literal_and_language(subject, predicates, lang)[0]
 
     def label(self, term: Node, lang: str) -> str:
-        """The human label of ``term`` in ``lang`` (else a readable local name)."""
-        return self.literal(term, LABEL_PROPERTIES, lang) or local_name(str(term))
+        """The human label of ``term`` in ``lang`` (else a readable local name); each worked out once."""
+        key = (term, lang)
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = self.literal(term, LABEL_PROPERTIES, lang) or local_name(str(term))
+        return found
 
 
 #: Schemes an external IRI may be linked with; any other (``javascript:``, ``data:``) is shown as text.

@@ -195,8 +195,10 @@ def _issue(ctx: _Context, iri: str, view: ResourceView) -> None:
         section = ctx.section(key, [r["c"] for r in rows], None, total, ctx.query_href("c", where))
         if section:
             view.sections.append(section)
-    where = (f"?v schema:about|tko:focalArea|tko:concernTopic|tko:theme <{iri}> ; a schema:Event . "
-             "OPTIONAL { ?v tko:itineraryPosition ?n }")
+    # The issue is bound through VALUES: with the IRI inside the path, Oxigraph 0.5 joined every
+    # schema:Event first (2.6 s for one issue of the 1M dataset, 12 ms this way).
+    where = (f"VALUES ?issue {{ <{iri}> }} ?v schema:about|tko:focalArea|tko:concernTopic|tko:theme ?issue ; "
+             "a schema:Event . OPTIONAL { ?v tko:itineraryPosition ?n }")
     rows, total = ctx.bounded("v", where, order="?n")
     section = ctx.section("about", [r["v"] for r in rows], None, total, ctx.query_href("v", where))
     if section:

@@ -16,11 +16,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
 
-from rdflib import Dataset
 from rdflib.term import Node
 
 from tourkg import formats
@@ -40,7 +40,7 @@ from tourkg.errors import (
 from tourkg.formats import Format
 from tourkg.prepare import Prepared
 from tourkg.search import Hit, SearchIndex
-from tourkg.store import Description, Dump, QueryFormats, QueryOutcome, Stats, decode, decode_quads
+from tourkg.store import Description, Dump, Quads, QueryFormats, QueryOutcome, Stats, decode, decode_quads
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +167,8 @@ class EngineStore:
         self._graphs = tuple(meta.get("graphs", ()))
         self._stats: Stats | None = None
         self._idle: list[Connection] = []
-        self._described: dict[str, Description] = {}
-        self._selected: dict[str, list[dict[str, Node]]] = {}
+        self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in ("select", "exists", "describe",
+                                                                        "labels")}
         self._pid = os.getpid()
         self._lock = threading.Lock()
 
@@ -271,43 +271,41 @@ class EngineStore:
         raise timeout_error(limit)
 
     # -- look-ups ------------------------------------------------------------------------------------
+    def _recent(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
+        """The engine's answer for ``key``, the last :data:`DESCRIBED` of each ``kind`` kept: a page in
+        each language and each data format of one resource ask the same in a row, and decoding costs
+        more than asking. The data does not change under a store (a reload brings a new one)."""
+        table = self._kept[kind]
+        with self._lock:
+            if key in table:
+                return table[key]
+        found = compute()
+        with self._lock:
+            table[key] = found
+            while len(table) > DESCRIBED:
+                table.pop(next(iter(table)))
+        return found
+
     def select(self, text: str) -> list[dict[str, Node]]:
-        """A trusted internal SELECT over the union of all graphs (the last few answers kept, as
-        descriptions are: a page's sections ask the same in each language)."""
-        with self._lock:
-            kept = self._selected.get(text)
-        if kept is not None:
-            return [dict(row) for row in kept]
-        rows = [{k: decode(v) for k, v in row.items()} for row in self._call("select", text)]
-        with self._lock:
-            self._selected[text] = rows
-            while len(self._selected) > DESCRIBED:
-                self._selected.pop(next(iter(self._selected)))
+        """A trusted internal SELECT over the union of all graphs."""
+        rows = self._recent("select", text, lambda: [{k: decode(v) for k, v in row.items()}
+                                                      for row in self._call("select", text)])
         return [dict(row) for row in rows]
 
     def ask_exists(self, iri: str) -> bool:
         """True when ``iri`` is a subject, an object or a graph name."""
-        return bool(self._call("ask_exists", iri))
+        return self._recent("exists", iri, lambda: bool(self._call("ask_exists", iri)))
 
     def describe(self, iri: str) -> Description:
-        """The bounded description of ``iri`` (the last few kept: a page and each of its data formats
-        are asked for in a row, and decoding is the costly part; the data does not change under a
-        store, a reload brings a new one)."""
-        with self._lock:
-            kept = self._described.get(iri)
-        if kept is not None:
-            return kept
-        quads, totals = self._call("describe", iri)
-        found = Description(decode_quads(quads), dict(totals))
-        with self._lock:
-            self._described[iri] = found
-            while len(self._described) > DESCRIBED:
-                self._described.pop(next(iter(self._described)))
-        return found
+        """The bounded description of ``iri``."""
+        def fetch() -> Description:
+            quads, totals = self._call("describe", iri)
+            return Description(decode_quads(quads), dict(totals))
+        return self._recent("describe", iri, fetch)
 
-    def labels(self, iris: list[str]) -> Dataset:
+    def labels(self, iris: list[str]) -> Quads:
         """The label statements of ``iris``."""
-        return decode_quads(self._call("labels", list(iris)))
+        return self._recent("labels", tuple(iris), lambda: decode_quads(self._call("labels", list(iris))))
 
     def neighbours(self, iri: str, predicate: str, incoming: bool, offset: int,
                    limit: int) -> tuple[list[tuple[Node, Node]], int]:

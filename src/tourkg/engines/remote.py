@@ -28,7 +28,6 @@ from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import urllib3
-from rdflib import Dataset
 from rdflib.term import Node
 
 from tourkg import loader
@@ -46,6 +45,7 @@ from tourkg.store import (
     PAGE_VALUES,
     Description,
     Dump,
+    Quads,
     QueryFormats,
     QueryOutcome,
     Stats,
@@ -354,7 +354,7 @@ class RemoteStore:
                 self._known["search-index"] = kept
         return kept[1]
 
-    def labels(self, iris: list[str]) -> Dataset:
+    def labels(self, iris: list[str]) -> Quads:
         """The label statements of ``iris``."""
         named = []
         for iri in iris:
