@@ -249,13 +249,22 @@ def start_rdflib_endpoint(data: Path) -> Server:
     return Server("rdflib-endpoint", url, proc, time.monotonic() - started)
 
 
+KEEPALIVE = os.environ.get("BENCH_NGINX_KEEPALIVE", "1") == "1"
+
+
 @contextlib.contextmanager
 def nginx(root: Path, upstream: str = "", cache: Path | None = None) -> Iterator[tuple[str, str]]:
     """nginx sending the files of ``root``/www (sendfile, precompressed .gz), for the dump comparison;
     with ``upstream``, a second server in front of that tourkg, sending its dumps by X-Accel-Redirect."""
     port, front = free_port(), free_port()
     conf = root / "nginx.conf"
-    proxy = (f"server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass {upstream}; "
+    # Connections to tourkg are kept open (as the README's example does): without it every dump request
+    # paid a new TCP connection on top of its X-Accel-Redirect. Closed by nginx before granian's 5 s.
+    pool = (f"upstream tourkg {{ server {upstream.removeprefix('http://')}; keepalive 16; "
+            "keepalive_timeout 4s; }") if KEEPALIVE else ""
+    target = "http://tourkg" if KEEPALIVE else upstream
+    keep = "proxy_http_version 1.1; proxy_set_header Connection \"\"; " if KEEPALIVE else ""
+    proxy = (f"{pool} server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass {target}; {keep}"
              f"proxy_set_header Host $http_host; }} location /_tourkg/ {{ internal; alias {cache}/; "
              "gzip_vary on; } }") if upstream else ""
     conf.write_text(f"""user {getpass.getuser()}; worker_processes 2; pid {root}/nginx.pid;

@@ -106,10 +106,11 @@ def web_server(command: list[str], url: str, what: str, wait: float = 20.0) -> I
             proc.stderr.close()
 
 
-def nginx_conf(work: Path, port: int, server: str) -> Path:
+def nginx_conf(work: Path, port: int, server: str, http: str = "") -> Path:
     """An nginx configuration running in the foreground from ``work``, with one ``server`` listening on
-    loopback ``port`` (``server``: its directives). nginx's workers run as this user (so they read this
-    user's folders; ignored when not root)."""
+    loopback ``port`` (``server``: its directives; ``http``: more at the ``http`` level, such as an
+    ``upstream``). nginx's workers run as this user (so they read this user's folders; ignored when not
+    root)."""
     import getpass
 
     conf = work / "nginx.conf"
@@ -120,6 +121,7 @@ http {{
   access_log off; sendfile on;
   client_body_temp_path {work}/body; proxy_temp_path {work}/proxy; fastcgi_temp_path {work}/fastcgi;
   uwsgi_temp_path {work}/uwsgi; scgi_temp_path {work}/scgi;
+  {http}
   server {{
     listen 127.0.0.1:{port};
     {server}

@@ -30,9 +30,13 @@ def fronted(tmp_path_factory):
     cache = work / "cache"
     port = free_port()
     with running_server("--cache-dir", str(cache), "--accel-redirect", PREFIX) as upstream:
+        # The README's configuration: connections to tourkg kept open, closed before granian's 5 s.
         conf = nginx_conf(work, port, f"""
-    location / {{ proxy_pass {upstream}; proxy_set_header Host $http_host; }}
-    location {PREFIX} {{ internal; alias {cache}/; gzip_static on; gzip_vary on; }}""")
+    location / {{ proxy_pass http://tourkg; proxy_http_version 1.1; proxy_set_header Connection "";
+                 proxy_set_header Host $http_host; }}
+    location {PREFIX} {{ internal; alias {cache}/; gzip_static on; gzip_vary on; }}""",
+                          http=f"upstream tourkg {{ server {upstream.removeprefix('http://')}; keepalive 16; "
+                               "keepalive_timeout 4s; }")
         with web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx") as url:
             yield url, upstream
 
