@@ -119,10 +119,26 @@ def test_every_dump_plain_and_gzip_with_checksums(sites):
         plain = both(sites, path, **{"Accept-Encoding": "identity"})
         same(*plain, path)
         assert hashlib.sha256(plain[0].content).hexdigest() == sums[f"dump.{extension}"]
-        a, b = both(sites, path, **{"Accept-Encoding": "gzip"})
-        assert a.headers.get("Content-Encoding") == b.headers.get("Content-Encoding") == "gzip"
-        assert a.content == b.content == plain[0].content  # requests has un-gzipped both
-        assert a.headers["Content-Disposition"] == b.headers["Content-Disposition"]
+        check_gzip_and_revalidation(sites, path, plain)
+
+
+def check_gzip_and_revalidation(sites, path, plain):
+    """The gzipped dump has the plain one's type, bytes and file name; the web server gives each an ETag
+    and answers its revalidation with 304 (nginx and Apache make their own ETags: only their use is
+    compared, not their value)."""
+    a, b = both(sites, path, **{"Accept-Encoding": "gzip"})
+    assert a.headers.get("Content-Encoding") == b.headers.get("Content-Encoding") == "gzip", path
+    assert a.headers["Content-Type"].replace(" ", "").lower() == \
+        b.headers["Content-Type"].replace(" ", "").lower(), path
+    assert a.content == b.content == plain[0].content, path  # requests has un-gzipped both
+    assert a.headers["Content-Disposition"] == b.headers["Content-Disposition"] == \
+        plain[0].headers["Content-Disposition"], path
+    static = sites[0]
+    for encoding, answer in (("identity", plain[0]), ("gzip", a)):
+        etag = answer.headers["ETag"]
+        again = requests.get(static + path, headers={"Accept-Encoding": encoding, "If-None-Match": etag},
+                             timeout=30)
+        assert again.status_code == 304 and not again.content, (path, encoding)
 
 
 def test_void_and_documents_in_every_format(sites):
@@ -141,7 +157,7 @@ def test_a_second_export_rewrites_nothing_and_no_partial_file_is_left(sites, tmp
     shutil.copytree(folder, copy)
     stamps = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()}
     said = export(copy, static + "/")
-    assert re.search(r"\(0 written, [\d,]+ unchanged\)", said), said
+    assert re.search(r"\(0 written, [\d,]+ unchanged, 0 removed\)", said), said
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()} == stamps
     assert not list(copy.rglob("*.part"))
 
@@ -323,3 +339,51 @@ def test_a_hubs_paginated_lists_are_exported_and_served(tmp_path):
             assert a.status_code == b.status_code == 200 and a.content == b.content, link
             links += re.findall(r'href="(/page/place/hub\?property=[^"]+)"', b.text)
         assert len(seen) == 3
+
+
+def test_a_host_without_configuration_serves_the_english_pages(sites, tmp_path):
+    """A plain static host (GitHub Pages, Netlify, ...): no include, only "/x is x.html". Every page of
+    the live sitemap answers in English, as the live server's default, every /id/x is a document that
+    sends browsers to /page/x, and nothing is hidden from GitHub Pages' Jekyll."""
+    static, live, folder = sites
+    port = free_port()
+    plain = f"http://127.0.0.1:{port}"
+    conf = nginx_conf(tmp_path, port, f"root {folder};\n    include /etc/nginx/mime.types;\n"
+                                      "    location / { try_files $uri $uri.html $uri/index.html =404; }")
+    host = static.split("//")[1]
+    with web_server([NGINX, "-c", str(conf)], plain, "nginx"):
+        for name in resource_names(sites):
+            mine = requests.get(f"{plain}/page/{name}", timeout=30)
+            theirs = requests.get(f"{live}/page/{name}", headers={"Host": host, "Accept-Language": "en"},
+                                  timeout=30)
+            assert mine.status_code == 200 and mine.content == theirs.content, name
+            document = requests.get(f"{plain}/id/{name}", timeout=30)
+            assert document.status_code == 200, name
+            assert f'http-equiv="refresh" content="0; url=/page/{name}"' in document.text, name
+        assert requests.get(plain + "/", timeout=30).content == requests.get(
+            live + "/", headers={"Host": host, "Accept": "text/html"}, timeout=30).content
+    assert (folder / ".nojekyll").exists()
+
+
+def test_an_export_removes_what_it_no_longer_writes_and_nothing_else(tmp_path):
+    """A resource gone from the data loses its page, data and /id files at the next export (a web
+    server or a sync would go on serving them); a file the export never wrote stays."""
+    def dataset(count: int) -> Path:
+        data = tmp_path / "people.ttl"
+        data.write_text("".join(f'<http://example.org/id/person/p{i}> a <https://schema.org/Person> ; '
+                                f'<http://www.w3.org/2000/01/rdf-schema#label> "Person {i}"@en .\n'
+                                for i in range(count)))
+        return data
+    site, cache = tmp_path / "site", str(tmp_path / "cache")
+    export(site, "https://data.example.org/", "--data", str(dataset(3)), "--cache-dir", cache)
+    gone = sorted(p.relative_to(site).as_posix() for p in site.rglob("p2*"))
+    assert "page/person/p2.en.html" in gone and "data/person/p2.ttl" in gone and "id/person/p2.html" in gone
+    (site / "page" / "person" / "operator-note.txt").write_text("mine")
+    said = export(site, "https://data.example.org/", "--data", str(dataset(2)), "--cache-dir", cache)
+    removed = re.search(r"([\d,]+) removed\)", said)
+    assert removed and int(removed.group(1).replace(",", "")) >= len(gone), said  # a search shard may go too
+    assert not [p for p in site.rglob("p2*")]
+    assert (site / "page" / "person" / "p1.en.html").exists()
+    assert (site / "page" / "person" / "operator-note.txt").read_text() == "mine"
+    listed = (site / ".tourkg-export-files").read_text().splitlines()
+    assert "page/person/p1.en.html" in listed and not [n for n in listed if "/p2." in n]

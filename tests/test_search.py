@@ -58,6 +58,19 @@ def test_type_filter_by_local_name_or_iri():
     assert [h.iri for h in index.search("panama", "https://schema.org/City")] == ["http://example.org/b"]
 
 
+def test_type_filter_applies_before_the_candidate_cap():
+    """A short prefix shared by thousands of visits still finds the one country asked for (the filter
+    used to run on the first 2,000 candidates only, all visits here, and found nothing)."""
+    visits = [Entry(f"http://example.org/v{i}", f"Ca visit {i}", "en", ("https://schema.org/Event",))
+              for i in range(2500)]
+    country = Entry("http://example.org/cz", "Cz country", "en", ("https://schema.org/Country",))
+    index = SearchIndex([*visits, country])
+    assert [h.iri for h in index.search("c", "country")] == ["http://example.org/cz"]
+    assert len(index.search("c", "event", limit=100)) == 100 and index.search("c", "nothing") == []
+    again = SearchIndex.from_arrays(index.to_arrays())  # as the engine reads it back from its folder
+    assert [h.iri for h in again.search("c", "Country")] == ["http://example.org/cz"]
+
+
 def test_index_survives_its_json_form_and_splits_into_shards():
     index = index_of("Panama", "Costa Rica", "Ωmega")
     again = SearchIndex.from_json(index.to_json())

@@ -16,6 +16,7 @@ move only what changed), and every file is written aside and renamed, never seen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -45,6 +46,8 @@ DOCUMENTS = {"/.well-known/void": DOCUMENT_OFFERS, "/ontology": DOCUMENT_OFFERS,
 HERE = Path(__file__).resolve().parent
 #: Processes rendering the resources of a large dataset (the engine process answers them all).
 PROCESSES = 4
+#: The list of the files an export wrote, in its folder: the next export removes those it no longer writes.
+MANIFEST = ".tourkg-export-files"
 #: The npm release of Oxigraph's WebAssembly build bundled by ``--with-in-browser-sparql``.
 OXIGRAPH_NPM = "0.5.11"
 
@@ -59,12 +62,14 @@ class Report:
 
     written: int = 0
     unchanged: int = 0
+    removed: int = 0
     skipped: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # every file of this export, relative to its folder
     started: float = field(default_factory=time.monotonic)
 
     def line(self) -> str:
         return (f"{self.written + self.unchanged:,} files ({self.written:,} written, {self.unchanged:,} "
-                f"unchanged) in {time.monotonic() - self.started:.1f} s")
+                f"unchanged, {self.removed:,} removed) in {time.monotonic() - self.started:.1f} s")
 
 
 class Rendered(NamedTuple):
@@ -133,6 +138,7 @@ class Exporter:
     # -- writing -----------------------------------------------------------------------------------
     def write(self, relative: str, data: bytes) -> None:
         """Write ``DIR/relative`` unless it already holds these bytes; aside, then renamed."""
+        self.report.files.append(relative.lstrip("/"))
         path = self.target / relative.lstrip("/")
         try:
             if path.stat().st_size == len(data) and path.read_bytes() == data:
@@ -151,6 +157,7 @@ class Exporter:
 
     def copy(self, source: Path, relative: str) -> None:
         """Copy a (possibly large) file in blocks, unless the target is the same bytes."""
+        self.report.files.append(relative.lstrip("/"))
         path = self.target / relative.lstrip("/")
         if path.exists() and path.stat().st_size == source.stat().st_size and _same(source, path):
             self.report.unchanged += 1
@@ -181,7 +188,35 @@ class Exporter:
             self._oxigraph_wasm()
         self._search()
         self._configuration()
+        self._prune()
         return self.report
+
+    def _prune(self) -> None:
+        """Remove the files an earlier export wrote that this one did not (a resource gone from the
+        data: its pages, data and ``/id`` document must go too, or the web server would go on serving
+        them). Only files listed in the earlier export's :data:`MANIFEST` are touched, never anything
+        else in the folder; the new list is written last, so an interrupted export prunes next time."""
+        manifest = self.target / MANIFEST
+        try:
+            before = set(manifest.read_text(encoding="utf-8").splitlines())
+        except OSError:
+            before = set()
+        now = set(self.report.files)
+        for relative in sorted(before - now):
+            path = self.target / relative
+            if ".." in Path(relative).parts or not path.is_file():
+                continue  # never outside the folder; already gone
+            path.unlink()
+            self.report.removed += 1
+            with contextlib.suppress(OSError):  # its folder too, once empty
+                path.parent.rmdir()
+        listed = "".join(f"{name}\n" for name in sorted(now)).encode()
+        with contextlib.suppress(OSError):
+            if manifest.read_bytes() == listed:
+                return  # unchanged, like any other file of the export
+        partial = manifest.with_name(f"{manifest.name}.{os.getpid()}.part")
+        partial.write_bytes(listed)
+        partial.replace(manifest)
 
     def _resources(self, paths: list[str]) -> None:
         """Every resource's pages, data and /id document; in several processes for a large dataset
@@ -200,7 +235,7 @@ class Exporter:
                     self.report = Report()
                     self._resource_slice(paths, number, workers)
                     outcome = {"written": self.report.written, "unchanged": self.report.unchanged,
-                               "skipped": self.report.skipped}
+                               "skipped": self.report.skipped, "files": self.report.files}
                 except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails
                     outcome = {"error": f"{type(exc).__name__}: {exc}"}
                 with os.fdopen(write, "w") as out:
@@ -220,6 +255,7 @@ class Exporter:
             self.report.written += outcome["written"]
             self.report.unchanged += outcome["unchanged"]
             self.report.skipped += outcome["skipped"]
+            self.report.files += outcome["files"]
         if errors:
             raise ExportError("exporting the resources failed: " + "; ".join(errors))
 
@@ -252,6 +288,8 @@ class Exporter:
             data = self.body(page, "text/html", **{"Accept-Language": lang})
             if data is not None:
                 self.write(f"page/{rest}.{lang}.html", data)
+                if lang == LANGUAGES[0]:  # for hosts without configuration that serve /x from x.html
+                    self.write(f"page/{rest}.html", data)
                 self._lists(page, rest, lang, data)
         for fmt in formats.GRAPHS:
             data = self.body(f"/data/{rest}.{fmt.extension}")
@@ -354,6 +392,7 @@ class Exporter:
     def _configuration(self) -> None:
         self.write("nginx-site.conf", (HERE / "export_nginx.conf").read_bytes())
         self.write(".htaccess", (HERE / "export_htaccess").read_bytes())
+        self.write(".nojekyll", b"")  # GitHub Pages: serve .well-known/ and _-named files as they are
 
 
 def _same(a: Path, b: Path) -> bool:

@@ -31,6 +31,8 @@ MAX_LIMIT = 100
 #: past it, the first in alphabetical order of their words (measured: p99 under 20 ms at a million
 #: triples, docs/benchmarks.md).
 MAX_CANDIDATES = 2000
+#: Most sorted keys looked at per prefix when a type filter skips some (bounds a filtered search).
+MAX_SCANNED = 50 * MAX_CANDIDATES
 EXACT, PREFIX, WORD, WORD_PREFIX = range(4)
 RANK_NAMES = ("exact", "prefix", "word", "word prefix")
 _NOT_WORD = re.compile(r"[^\w]+")
@@ -111,14 +113,13 @@ class SearchIndex:
         if not q:
             return []
         tokens = q.split()
-        candidates = self._label_prefix(q) | self._word_candidates(tokens)
-        wanted = type_.casefold() if type_ else None
+        # The type filter applies while candidates are gathered, not after the cap: otherwise a short
+        # prefix (``c&type=country``) would fill the cap with other resources and find none.
+        allowed = self._of_type(type_.casefold()) if type_ else None
+        candidates = self._label_prefix(q, allowed) | self._word_candidates(tokens, allowed)
         best: dict[str, tuple[int, int, str, str, int]] = {}
         for i in candidates:
             entry = self.entries[i]
-            if wanted and not any(t.casefold() == wanted or local_name(t).casefold() == wanted
-                                  for t in entry.types):
-                continue
             text = self.norms[i]
             rank = self._rank(text, q, tokens)
             if rank is None:
@@ -134,27 +135,39 @@ class SearchIndex:
             hits.append(Hit(entry.iri, entry.label, entry.lang, entry.types, rank))
         return hits
 
-    def _label_prefix(self, q: str) -> set[int]:
-        start = bisect.bisect_left(self.labels, q)
-        found: set[int] = set()
-        for at in range(start, min(len(self.labels), start + MAX_CANDIDATES)):
-            if not self.labels[at].startswith(q):
-                break
-            found.add(self.label_ids[at])
+    def _of_type(self, wanted: str) -> frozenset[int]:
+        """The entries with a type whose IRI or local name is ``wanted`` (casefolded); the last few
+        types asked for are kept (one pass over the entries each)."""
+        kept = self.__dict__.setdefault("_typed", {})
+        found = kept.get(wanted)
+        if found is None:
+            found = frozenset(i for i, e in enumerate(self.entries)
+                              if any(t.casefold() == wanted or local_name(t).casefold() == wanted
+                                     for t in e.types))
+            while len(kept) >= 32:
+                kept.pop(next(iter(kept)))
+            kept[wanted] = found
         return found
 
-    def _word_prefix(self, token: str, cap: int) -> set[int]:
-        start = bisect.bisect_left(self.words, token)
+    @staticmethod
+    def _prefixed(keys: list[str], ids: list[int], prefix: str, allowed: frozenset[int] | None) -> set[int]:
+        """At most :data:`MAX_CANDIDATES` entries (of ``allowed`` ones) under ``prefix`` in ``keys``,
+        looking at no more than :data:`MAX_SCANNED` keys: each search stays bounded."""
+        at = bisect.bisect_left(keys, prefix)
+        end = min(len(keys), at + MAX_SCANNED)
         found: set[int] = set()
-        at = start
-        while at < len(self.words) and self.words[at].startswith(token) and len(found) < cap:
-            found.add(self.word_ids[at])
+        while at < end and len(found) < MAX_CANDIDATES and keys[at].startswith(prefix):
+            if allowed is None or ids[at] in allowed:
+                found.add(ids[at])
             at += 1
         return found
 
-    def _word_candidates(self, tokens: list[str]) -> set[int]:
+    def _label_prefix(self, q: str, allowed: frozenset[int] | None = None) -> set[int]:
+        return self._prefixed(self.labels, self.label_ids, q, allowed)
+
+    def _word_candidates(self, tokens: list[str], allowed: frozenset[int] | None = None) -> set[int]:
         """Entries in which every token starts a word: from the token with the fewest matches."""
-        sets = sorted((self._word_prefix(t, MAX_CANDIDATES) for t in set(tokens)), key=len)
+        sets = sorted((self._prefixed(self.words, self.word_ids, t, allowed) for t in set(tokens)), key=len)
         found = sets[0]
         for other in sets[1:]:
             found = found & other
