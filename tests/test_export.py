@@ -240,6 +240,9 @@ def test_a_browser_clicks_through_the_exported_site(sites, browser):
     assert "igración" in first.text or "igration" in first.text
     first.click()
     assert browser.find_element(By.TAG_NAME, "h1").text
+    browser.get(static + "/search?q=rica+costa")  # several words, in any order: each starts a word
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.results a"))
+    assert browser.find_element(By.CSS_SELECTOR, "ol.results a").text == "Costa Rica"
     errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
 

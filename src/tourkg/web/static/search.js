@@ -53,7 +53,10 @@
     const tokens = q.split(" ");
     const wanted = type ? type.toLowerCase() : null;
     const best = new Map();
-    for (const [iri, label, lang, types, page] of await rowsFor(tokens[0])) {
+    // Every hit has each token starting one of its words, so any token's shard holds them all: the
+    // longest token's is the most specific, the least likely to be a common prefix's cut-down shard.
+    const key = tokens.reduce(function (a, b) { return b.length > a.length ? b : a; });
+    for (const [iri, label, lang, types, page] of await rowsFor(key)) {
       if (wanted && !types.some(function (t) { return t.toLowerCase() === wanted || localName(t).toLowerCase() === wanted; })) {
         continue;
       }
