@@ -390,3 +390,24 @@ def test_an_export_removes_what_it_no_longer_writes_and_nothing_else(tmp_path):
     assert (site / "page" / "person" / "operator-note.txt").read_text() == "mine"
     listed = (site / ".tourkg-export-files").read_text().splitlines()
     assert "page/person/p1.en.html" in listed and not [n for n in listed if "/p2." in n]
+
+
+def test_the_static_search_finds_words_in_any_script(tmp_path, browser):
+    """search.js names a non-Latin word's shard as the exporter does (hexadecimal code points)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    data = tmp_path / "cities.ttl"
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    data.write_text("".join(f'<http://example.org/id/place/c{i}> {label} "{name}"@ru .\n'
+                            for i, name in enumerate(["Москва", "Мурманск", "Αθήνα"])), encoding="utf-8")
+    port = free_port()
+    static = f"http://127.0.0.1:{port}"
+    export(tmp_path / "site", static + "/", "--data", str(data), "--cache-dir", str(tmp_path / "cache"))
+    with nginx_serving(tmp_path / "site", tmp_path, port):
+        for query, label in (("москва", "Москва"), ("мур", "Мурманск"), ("αθηνα", "Αθήνα")):
+            browser.get(f"{static}/search?q={query}")
+            WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.results a"))
+            assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ol.results a")] == [label]

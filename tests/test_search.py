@@ -76,8 +76,19 @@ def test_index_survives_its_json_form_and_splits_into_shards():
     again = SearchIndex.from_json(index.to_json())
     assert [h.iri for h in again.search("costa")] == [h.iri for h in index.search("costa")]
     shards = index.shards()
-    assert set(shards) == {"pa", "co", "ri", "_"} and shard_name("ωmega") == "_"
+    assert set(shards) == {"pa", "co", "ri", "_3c9-6d"} and shard_name("ωm") == "_3c9-6d"
     assert all(kind == "full" for kind, _ in shards.values())
+
+
+def test_words_in_any_script_are_split_like_latin_ones():
+    """3,000 Cyrillic labels sharing their first letters: no shard passes 1,500 entries (they all went
+    to one "_" shard, however large), and the longest prefix's shard of a word holds its entries."""
+    index = index_of(*(f"Пример {i:04d}" for i in range(3000)))
+    shards = index.shards()
+    assert all(len(ids) <= 1500 for _kind, ids in shards.values())
+    assert shards[shard_name("пр")][0] == "top"
+    assert all(name.startswith("_") or (name.isascii() and name.isalnum()) for name in shards)
+    assert index.entries[shards[shard_name("при")][1][0]].label.startswith("Пример")
 
 
 def test_index_kept_in_the_prepared_folder_is_read_back_not_rebuilt(tmp_path):

@@ -36,7 +36,7 @@ MAX_SCANNED = 50 * MAX_CANDIDATES
 EXACT, PREFIX, WORD, WORD_PREFIX = range(4)
 RANK_NAMES = ("exact", "prefix", "word", "word prefix")
 _NOT_WORD = re.compile(r"[^\w]+")
-#: Characters of a shard name: the first two letters of a word (ASCII after normalizing), or "_".
+#: Letters of a word that name its shard at first (a large shard is split by one more letter).
 SHARD_LETTERS = 2
 
 
@@ -226,26 +226,25 @@ class SearchIndex:
         ``top_rows`` best entries for a query that is exactly its prefix (kind ``top``; else ``full``)."""
         groups: dict[str, list[tuple[str, int]]] = {}
         for word, i in zip(self.words, self.word_ids, strict=True):
-            groups.setdefault(shard_name(word), []).append((word, i))
+            groups.setdefault(word[:SHARD_LETTERS], []).append((word, i))
         found: dict[str, tuple[str, list[int]]] = {}
 
-        def place(name: str, pairs: list[tuple[str, int]]) -> None:
+        def place(prefix: str, pairs: list[tuple[str, int]]) -> None:
             ids = sorted({i for _, i in pairs})
-            if len(ids) <= max_rows or name == "_":
-                found[name] = ("full", ids)
+            if len(ids) <= max_rows:
+                found[shard_name(prefix)] = ("full", ids)
                 return
             best = sorted(ids, key=lambda i: (len(self.entries[i].label), self.norms[i], i))
-            found[name] = ("top", sorted(best[:top_rows]))
+            found[shard_name(prefix)] = ("top", sorted(best[:top_rows]))
             longer: dict[str, list[tuple[str, int]]] = {}
             for word, i in pairs:
-                head = word[:len(name) + 1]
-                if len(head) > len(name) and head.isascii() and head.isalnum():
-                    longer.setdefault(head, []).append((word, i))
+                if len(word) > len(prefix):
+                    longer.setdefault(word[:len(prefix) + 1], []).append((word, i))
             for head, subset in longer.items():
                 place(head, subset)
 
-        for name, pairs in groups.items():
-            place(name, pairs)
+        for prefix, pairs in groups.items():
+            place(prefix, pairs)
         return found
 
     def row(self, i: int) -> list[Any]:
@@ -254,10 +253,13 @@ class SearchIndex:
         return [entry.iri, entry.label, entry.lang, list(entry.types)]
 
 
-def shard_name(word: str) -> str:
-    """The shard a word's entries are in: its first letters, when they are ASCII letters or digits."""
-    head = word[:SHARD_LETTERS]
-    return head if head.isascii() and head.isalnum() else "_"
+def shard_name(prefix: str) -> str:
+    """The file name of the shard of a word prefix: the prefix itself when it is ASCII letters and
+    digits, else ``_`` and the hexadecimal code point of each character (``пр`` → ``_43f-440``), so that
+    words in any script are split as finely as Latin ones (``search.js`` names them the same way)."""
+    if prefix.isascii() and prefix.isalnum():
+        return prefix
+    return "_" + "-".join(f"{ord(c):x}" for c in prefix)
 
 
 def _order(hit: Hit) -> tuple[int, int, str, str]:

@@ -1,7 +1,7 @@
 // Search in the browser, as progressive enhancement: every search box is a plain form without this.
 // - Suggestions as you type: asks /search for JSON (the server's index).
 // - On a static export (no server: /search is a file), the same answers come from the prebuilt index
-//   split in shards (/search/index/XX.json, by the first two letters of each word), ranked as the server
+//   split in shards (/search/index/XX.json, by the first letters of each word), ranked as the server
 //   ranks: exact, prefix, whole word, word prefix; shorter labels first.
 "use strict";
 (function () {
@@ -24,19 +24,25 @@
     }
     return shards.get(name);
   }
-  // The shard of a query word: the longest shard name it starts with (a large shard is split by one
-  // more letter, and keeps its best entries for a word that is exactly its name); "_" for words that do
-  // not start with two ASCII letters or digits.
+  // A word prefix's shard file name, as the exporter names it (tourkg.search.shard_name): the prefix
+  // when it is ASCII letters and digits, else "_" and each character's hexadecimal code point.
+  function shardName(prefix) {
+    if (/^[a-z0-9]+$/.test(prefix)) { return prefix; }
+    return "_" + Array.from(prefix).map(function (c) { return c.codePointAt(0).toString(16); }).join("-");
+  }
+  // The shard of a query word: that of its longest prefix in the manifest (a large shard is split by one
+  // more letter, and keeps its best entries for a word that is exactly its prefix).
   async function rowsFor(word) {
     if (manifest === null) {
       manifest = await fetch("/search/index/shards.json").then(function (r) { return r.ok ? r.json() : {}; })
         .catch(function () { return {}; });
     }
-    for (let n = word.length; n >= 1; n--) {
-      const name = word.slice(0, n);
+    const letters = Array.from(word);
+    for (let n = letters.length; n >= 1; n--) {
+      const name = shardName(letters.slice(0, n).join(""));
       if (Object.prototype.hasOwnProperty.call(manifest, name)) { return loadShard(name); }
     }
-    return /^[a-z0-9]{2}/.test(word) ? [] : loadShard("_");
+    return [];
   }
   function rank(text, q, tokens) {
     if (text === q) { return 0; }
