@@ -101,6 +101,7 @@ class SearchIndex:
         self.norms = [""] * len(self.entries)
         for text, i in labels:
             self.norms[i] = text
+        self._typed: dict[str, frozenset[int]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -138,15 +139,14 @@ class SearchIndex:
     def _of_type(self, wanted: str) -> frozenset[int]:
         """The entries with a type whose IRI or local name is ``wanted`` (casefolded); the last few
         types asked for are kept (one pass over the entries each)."""
-        kept = self.__dict__.setdefault("_typed", {})
-        found = kept.get(wanted)
+        found = self._typed.get(wanted)
         if found is None:
             found = frozenset(i for i, e in enumerate(self.entries)
                               if any(t.casefold() == wanted or local_name(t).casefold() == wanted
                                      for t in e.types))
-            while len(kept) >= 32:
-                kept.pop(next(iter(kept)))
-            kept[wanted] = found
+            if len(self._typed) >= 32:  # a client naming ever new types cannot grow it (threads: any
+                self._typed.clear()     # one of them clearing is as good as another)
+            self._typed[wanted] = found
         return found
 
     @staticmethod
@@ -214,6 +214,7 @@ class SearchIndex:
                          zip(arrays["iri"], arrays["label"], arrays["lang"], arrays["type_of"], strict=True)]
         index.labels, index.label_ids = arrays["labels"], arrays["label_ids"]
         index.words, index.word_ids, index.norms = arrays["words"], arrays["word_ids"], arrays["norms"]
+        index._typed = {}
         if not len(index.labels) == len(index.label_ids) == len(index.norms) == len(index.entries):
             raise ValueError("inconsistent search index arrays")
         return index
