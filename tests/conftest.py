@@ -51,15 +51,17 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(*args: str, wait: float = 60.0, port: int | None = None) -> Iterator[ServerProcess]:
-    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``); yield it; stop it.
+def server_process(*args: str, wait: float = 60.0, port: int | None = None,
+                   env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``), with ``env`` added to the
+    environment; yield it; stop it.
 
     The server's log goes to a file: a pipe nobody reads would fill up and block the server."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "tourkg", "serve", "--host", "127.0.0.1", "--port", str(port), *args]
     errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     server = ServerProcess(f"http://127.0.0.1:{port}", proc, errors)
     deadline = time.monotonic() + wait
     try:

@@ -14,7 +14,7 @@ from html import unescape
 import pytest
 import requests
 
-from conftest import ROOT, running_server
+from conftest import ROOT, server_process
 
 sys.path.insert(0, str(ROOT / "bench"))
 import synthetic  # noqa: E402
@@ -31,9 +31,15 @@ def big(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def big_url(big):
-    with running_server("--data", str(big)) as url:
-        yield url
+def big_server(big):
+    # The search index is built beside the load, as for inputs of several MB (see engines.searching).
+    with server_process("--data", str(big), env={"TOURKG_SEARCH_SIDE_BUILD_BYTES": "0"}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def big_url(big_server):
+    return big_server.url
 
 
 def incoming_count(url: str, iri: str, predicate: str) -> int:
@@ -67,6 +73,13 @@ def test_paginated_list_walks_every_value_once(big_url):
         url = unescape(following[1]) if following else None
     total = incoming_count(big_url, "http://example.org/id/country/c0", LOCATION)
     assert len(seen) == len(set(seen)) == total
+
+
+def test_search_index_built_beside_the_load_finds_labels(big_server):
+    found = requests.get(big_server.url + "/search", params={"q": "country 3", "type": "Country"},
+                         headers={"Accept": "application/json"}, timeout=30).json()
+    assert found["results"][0]["iri"] == "http://example.org/id/country/c3"
+    assert "search index built beside the load" in big_server.log()
 
 
 def test_list_with_a_bad_offset_is_400(big_url):

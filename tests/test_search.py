@@ -197,3 +197,60 @@ def test_every_page_has_a_search_box_that_works_without_javascript(live_url):
     page = requests.get(live_url + "/page/country/panama").text
     assert 'role="search" action="/search" method="get"' in page and 'name="q"' in page
     assert "/static/search.js" in page
+
+
+def test_index_built_beside_the_load_is_the_one_built_from_the_store(tmp_path):
+    """Large inputs have their index built by a process of its own from a parse of the files, while the
+    engine loads them: it must find exactly what the store holds (labels from any graph, types, blank
+    subjects left out, ``--base-uri`` moves applied), and the engine must read it instead of walking
+    the store."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pyoxigraph as ox
+
+    from tourkg.engines.process import _load_file
+    from tourkg.engines.searching import SearchHolder, entries, parsed_entries
+
+    trig = tmp_path / "graphs.trig"
+    trig.write_text("""@prefix schema: <https://schema.org/> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+<http://example.org/g1> { <http://example.org/id/a> a schema:Country ; schema:name "Panamá"@es . }
+<http://example.org/g2> { <http://example.org/id/a> a schema:Place ; skos:altLabel "Isthmus" .
+  _:b schema:name "blank, not searched" . <http://example.org/id/c> schema:name 7 . }
+{ <http://example.org/id/d> schema:name "Default graph" . }
+""")
+    root = Path(__file__).resolve().parents[1]
+    inputs = [
+        {"path": str(root / "data" / "tour.ttl"), "format": "TURTLE", "graph": "http://example.org/tour",
+         "file_graph": "http://example.org/tour", "base_iri": "http://example.org/"},
+        {"path": str(trig), "format": "TRIG", "graph": None, "file_graph": "http://example.org/file",
+         "base_iri": "http://example.org/"},
+    ]
+    for rewrite in (None, ["http://example.org/id/", "https://data.example.net/id/"]):
+        store = ox.Store()
+        for item in inputs:
+            _load_file(store, item, rewrite, False)
+        expected = SearchIndex(entries(store))
+        assert len(expected) > 50
+        assert SearchIndex(parsed_entries(inputs, rewrite)).to_arrays() == expected.to_arrays()
+
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    job = {"inputs": inputs, "rewrite": rewrite, "out": str(folder / "search.pickle")}
+    subprocess.run([sys.executable, "-m", "tourkg.engines.searching"], input=json.dumps(job).encode(),
+                   check=True, timeout=60)
+    holder = SearchHolder(lambda: pytest.fail("the store was walked"), folder)
+    assert holder.index().to_arrays() == expected.to_arrays()
+    hits = holder.search("isthmus", None, 5)
+    assert [h[0] for h in hits] == ["https://data.example.net/id/a"]
+    assert hits[0][3] == ["https://schema.org/Country", "https://schema.org/Place"]
+
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("<http://example.org/x> <http://example.org/p> .\n")
+    job = {"inputs": [{**inputs[0], "path": str(broken)}], "out": str(tmp_path / "none.pickle")}
+    failed = subprocess.run([sys.executable, "-m", "tourkg.engines.searching"],
+                            input=json.dumps(job).encode(), timeout=60)
+    assert failed.returncode == 1 and not (tmp_path / "none.pickle").exists()

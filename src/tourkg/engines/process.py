@@ -36,7 +36,7 @@ import pyoxigraph as ox
 
 from tourkg.engines import dumps, lookups, results, stats
 from tourkg.engines.admission import Admission, Refused
-from tourkg.engines.searching import SearchHolder
+from tourkg.engines.searching import SearchHolder, start_side_build
 from tourkg.files import file_lock, read_json, write_json
 
 #: Exit status when a query overran its time limit and the engine stopped itself.
@@ -75,7 +75,7 @@ class Engine:
         self._tokens = 0
         self._lock = threading.Lock()
         self.dumps: dumps.DumpWriter | None = None
-        self.search = SearchHolder(lambda: self.store, self.folder)
+        self.search = SearchHolder(lambda: self.store, self.folder, log)
         self.lists: dict[Any, list[Any]] = {}  # the sorted values of the last few paginated lists
         limits = plan.get("admission") or {}
         self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
@@ -127,6 +127,7 @@ class Engine:
     def _load_inputs(self, store: ox.Store) -> None:
         """Load every input file into its graph, then decide how the union default graph stays exact."""
         started = time.monotonic()
+        self.search.side = start_side_build(self.plan, self.folder)  # on the other core, meanwhile
         sizes: dict[str, int] = {}
         quad_files = False
         for item in self.plan["inputs"]:
@@ -475,6 +476,7 @@ def main() -> None:
     try:
         engine.open()
     except LoadError as exc:
+        engine.search.stop_side()
         _say({"event": "error", "message": str(exc)})
         sys.exit(EXIT_DATA)
     address = plan["socket"]
