@@ -7,6 +7,7 @@ graph is what lets PROV metadata say which source supports it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -103,13 +104,14 @@ def _declared_ontology(quads: list[ox.Quad]) -> str | None:
 SAMPLE_SIZE = 50_000
 
 
-def sample(paths: Iterable[Path], limit: int = SAMPLE_SIZE) -> list[ox.Quad]:
-    """The first ``limit`` statements of each file (the parser streams, so a large file costs nothing
-    more), for :func:`infer_base`.
+def sample(paths: Iterable[Path], limit: int = SAMPLE_SIZE) -> list[str]:
+    """The IRIs of the named subjects among the first ``limit`` statements of each file (the parser
+    streams, so a large file costs nothing more), for :func:`infer_base`. Only the subjects' text is
+    kept: building a quad for each statement took half of the 0.3 s this costs a first start.
 
     :raises DataError: unreadable file or syntax error in the part read.
     """
-    found: list[ox.Quad] = []
+    found: list[str] = []
     for path in paths:
         fmt = formats.by_extension(Path(path).suffix)
         engine_format = getattr(ox.RdfFormat, fmt.engine or "") if fmt else None
@@ -117,11 +119,8 @@ def sample(paths: Iterable[Path], limit: int = SAMPLE_SIZE) -> list[ox.Quad]:
             raise DataError(f"unknown RDF file extension {Path(path).suffix!r}", str(path))
         try:
             parsed = ox.parse(path=str(path), format=engine_format, base_iri=Path(path).resolve().as_uri())
-            for number, item in enumerate(parsed):
-                if number >= limit:
-                    break
-                found.append(item if isinstance(item, ox.Quad) else ox.Quad(item.subject, item.predicate,
-                                                                             item.object))
+            found += [item.subject.value for item in itertools.islice(parsed, limit)
+                      if isinstance(item.subject, ox.NamedNode)]
         except OSError as exc:
             raise DataError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
         except SyntaxError as exc:
@@ -136,17 +135,17 @@ def parse_files(paths: Iterable[Path], base: str, into: str | None = None) -> li
     return [q for path in paths for q in parse_file(Path(path), base, into)]
 
 
-def infer_base(quads: Iterable[ox.Quad], fallback: str) -> str:
-    """The namespace the data's subjects share: under their most common origin, the longest common path
-    that ends in ``/``, cut before ``id/`` when the data follows the ``{base}id/{type}/{slug}`` pattern
-    (``http://example.org/id/person/ada`` → ``http://example.org/``); ``fallback`` without http(s)
-    subjects."""
-    subjects = [q.subject.value for q in quads
-                if isinstance(q.subject, ox.NamedNode) and _ORIGIN.match(q.subject.value)]
-    if not subjects:
+def infer_base(iris: Iterable[str], fallback: str) -> str:
+    """The namespace the data's subjects (``iris``) share: under their most common origin, the longest
+    common path that ends in ``/``, cut before ``id/`` when the data follows the ``{base}id/{type}/{slug}``
+    pattern (``http://example.org/id/person/ada`` → ``http://example.org/``); ``fallback`` without
+    http(s) subjects."""
+    iris = list(iris)
+    origins = Counter(match.group(0) for match in map(_ORIGIN.match, iris) if match)
+    if not origins:
         return fallback
-    origin = Counter(_ORIGIN.match(s).group(0) for s in subjects).most_common(1)[0][0]  # type: ignore[union-attr]
-    shared = os.path.commonprefix([s for s in subjects if s.startswith(origin)])
+    origin = origins.most_common(1)[0][0]
+    shared = os.path.commonprefix([s for s in iris if s.startswith(origin)])
     shared = shared[: shared.rfind("/") + 1]
     cut = shared.find("/id/", len(origin) - 1)
     return shared[: cut + 1] if cut >= 0 else shared

@@ -190,7 +190,7 @@ class Engine:
         if self.details_ready.is_set():
             return
         try:
-            self.meta.update(stats.details(self.store, self.merged, self.meta))
+            self.meta.update(stats.details(self.store, self.merged, self.meta, threads=1))
             self._save_meta()
         finally:  # whatever happened, nobody waits for ever (the counts then read as missing)
             self.details_ready.set()

@@ -204,9 +204,7 @@ class RemoteStore:
         except TourkgError as exc:
             log.warning("cannot ask %s for its namespace (%s); using %s", self.url, exc.message, fallback)
             return fallback
-        quads = [ox.Quad(ox.NamedNode(r["s"][1]), ox.NamedNode(_RDF_TYPE), ox.NamedNode(_RDF_TYPE))
-                 for r in rows if r.get("s", ("",))[0] == "u"]
-        return loader.infer_base(quads, fallback)
+        return loader.infer_base([r["s"][1] for r in rows if r.get("s", ("",))[0] == "u"], fallback)
 
     # -- user queries --------------------------------------------------------------------------------
     def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
