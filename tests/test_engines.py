@@ -228,3 +228,34 @@ def test_a_single_graph_dataset_is_both_the_default_graph_and_a_named_graph(two_
             "query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", "default-graph-uri": "http://example.org/none"},
             headers=JSON, timeout=30)
         assert int(response.json()["results"]["bindings"][0]["n"]["value"]) == 0
+
+
+def test_an_engine_started_before_its_plan_is_used_and_an_unused_one_leaves(tmp_path):
+    """``tourkg serve`` on large data starts the engine before it imports rdflib (engines.spawn): the
+    dataset opens in that very process; when preparing fails, or no engine is needed, it leaves."""
+    from tourkg.config import build_settings
+    from tourkg.dataset import PendingDataset
+    from tourkg.engines.spawn import discard, early_engine, spawn
+    from tourkg.errors import StartupError
+
+    unused = spawn()
+    discard(unused)
+    assert unused.returncode == 0
+
+    spare = spawn()
+    dataset = PendingDataset(build_settings({"cache_dir": str(tmp_path)}), spare=spare).finish()
+    try:
+        assert dataset.engine._process is spare
+        assert dataset.store.stats().triples > 1000
+    finally:
+        dataset.close()
+
+    spare = spawn()
+    with pytest.raises(StartupError):
+        PendingDataset(build_settings({"data": [str(tmp_path / "missing.ttl")], "cache_dir": str(tmp_path)}),
+                       spare=spare)
+    assert spare.poll() is not None
+
+    tour = build_settings({})
+    assert early_engine(tour) is None  # small data: started when its plan is known
+    assert early_engine(tour.replace(store="sparql:http://127.0.0.1:9/sparql")) is None

@@ -99,14 +99,18 @@ def validate(data, shapes, ontology, output) -> None:
 def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> None:
     """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian. SIGHUP reloads
     the data without downtime; SIGTERM or SIGINT stops after the requests in flight."""
-    from tourkg.dataset import start_dataset
     from tourkg.errors import StartupError
     from tourkg.ports import check_port
 
     settings = _settings(**flags).replace(validate=not no_validate)
     try:
         check_port(settings.host, settings.port)
-        pending = start_dataset(settings)  # the engine loads while the web framework is imported
+        from tourkg.engines.spawn import early_engine
+
+        spare = early_engine(settings)  # before rdflib is imported here
+        from tourkg.dataset import start_dataset
+
+        pending = start_dataset(settings, spare)  # the engine loads while the web framework is imported
         from tourkg.web.server import run
 
         run(settings, pending, watch=watch, access_log=access_log)

@@ -19,6 +19,7 @@ from rdflib import Graph
 
 from tourkg import loader
 from tourkg.config import Settings
+from tourkg.engines.spawn import discard
 from tourkg.errors import DataError, StartupError
 from tourkg.prepare import Prepared, hold, prepare
 from tourkg.store import Store
@@ -83,7 +84,15 @@ class PendingDataset:
     :param unless_key: raise :class:`Unchanged` instead when the files' key is this one (a reload).
     """
 
-    def __init__(self, settings: Settings, unless_key: str | None = None) -> None:
+    def __init__(self, settings: Settings, unless_key: str | None = None, spare: Any = None) -> None:
+        """``spare``: an engine process started beforehand (``engines.spawn``), used or discarded."""
+        try:
+            self._start(settings, unless_key, spare)
+        except BaseException:
+            discard(spare)
+            raise
+
+    def _start(self, settings: Settings, unless_key: str | None, spare: Any) -> None:
         self.settings = settings
         self.mode, argument = engine_mode(settings.store)
         self.argument = argument or ""
@@ -91,6 +100,7 @@ class PendingDataset:
         self.engine: Any = None
         self.gate: _Gate | None = None
         if self.mode == "remote":
+            discard(spare)
             return
         from tourkg.engines.client import EngineProcess
 
@@ -104,7 +114,7 @@ class PendingDataset:
         if self.mode == "disk":
             disk = _disk_folder(Path(self.argument), self.prepared.key, unless_key)
         self.hold = hold(self.prepared.folder)  # kept open while served: never evicted meanwhile
-        self.engine = EngineProcess(self.prepared, self.mode, disk)
+        self.engine = EngineProcess(self.prepared, self.mode, disk, spare)
         self.gate = _start_gate(self.prepared)
 
     def finish(self) -> OpenDataset:
@@ -162,9 +172,10 @@ def _disk_folder(root: Path, key: str, keep: str | None) -> str:
     return str(root / key)
 
 
-def start_dataset(settings: Settings) -> PendingDataset:
-    """Start opening the dataset of ``settings`` (see :class:`PendingDataset`)."""
-    return PendingDataset(settings)
+def start_dataset(settings: Settings, spare: Any = None) -> PendingDataset:
+    """Start opening the dataset of ``settings`` (see :class:`PendingDataset`), in the engine process
+    ``spare`` when one was started beforehand."""
+    return PendingDataset(settings, spare=spare)
 
 
 def open_dataset(settings: Settings) -> OpenDataset:

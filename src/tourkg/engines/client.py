@@ -24,6 +24,7 @@ from typing import Any
 from rdflib.term import Node
 
 from tourkg import formats
+from tourkg.engines import spawn
 from tourkg.errors import (
     DataError,
     EngineUnavailable,
@@ -56,7 +57,9 @@ DESCRIBED = 64
 class EngineProcess:
     """The engine process of a prepared dataset: started at once, restarted when it stops."""
 
-    def __init__(self, prepared: Prepared, mode: str = "memory", disk_dir: str | None = None) -> None:
+    def __init__(self, prepared: Prepared, mode: str = "memory", disk_dir: str | None = None,
+                 spare: subprocess.Popen | None = None) -> None:
+        """``spare``: an engine started beforehand (:func:`spawn.spawn`), given this plan first."""
         self.prepared = prepared
         self.address = str(Path(tempfile.mkdtemp(prefix="tourkg-")) / "engine.sock")
         self.authkey = os.urandom(16)
@@ -72,11 +75,10 @@ class EngineProcess:
         self._stopping = False
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self._start()
+        self._start(spare)
 
-    def _start(self) -> None:
-        process = subprocess.Popen([sys.executable, "-m", "tourkg.engines.process"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, close_fds=True)
+    def _start(self, spare: subprocess.Popen | None = None) -> None:
+        process = spare if spare is not None and spare.poll() is None else spawn.spawn()
         assert process.stdin is not None
         process.stdin.write((json.dumps(self.plan) + "\n").encode())
         process.stdin.close()

@@ -470,7 +470,10 @@ def _say(event: dict[str, Any]) -> None:
 def main() -> None:
     """Entry point: plan on stdin, events on stdout, requests on the socket."""
     _die_with_parent()
-    plan = json.loads(sys.stdin.readline())
+    line = sys.stdin.readline()
+    if not line.strip():  # a spare engine the supervisor did not need (see engines.spawn)
+        return
+    plan = json.loads(line)
     sys.stdout = sys.stderr  # a stray print must never corrupt the event stream
     engine = Engine(plan)
     try:
