@@ -150,18 +150,3 @@ def test_health_and_readiness():
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def test_what_the_workers_inherit_is_frozen_out_of_the_garbage_collectors_reach():
-    """Before granian forks the workers, everything made so far is frozen (``gc.freeze``): a worker's
-    full collection would otherwise walk the app, templates and documents each time (17-24 ms)."""
-    import gc
-
-    from tourkg.web.server import _freeze_heap
-
-    try:
-        _freeze_heap()
-        assert gc.get_freeze_count() > 10_000  # the modules and the app of this test session at least
-    finally:
-        gc.unfreeze()
-    assert gc.get_freeze_count() == 0

@@ -20,7 +20,6 @@ even when the data is being swapped, and cost nothing.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import mmap
 import os
@@ -139,7 +138,6 @@ class Switch:
         partial.write_bytes(pickle.dumps(handoff_of(number, dataset)))
         partial.replace(path)  # complete before the number says it exists
         self.current = self._generation(number, pub)
-        gc.unfreeze()  # the first generation was frozen before the fork (web.server): let it be collected
         _LAYOUT.pack_into(self.shared, 0, number, self._read()[1])
         for old in self.folder.glob("*.pickle"):
             if old != path:
@@ -178,7 +176,6 @@ class Switch:
     def _follow(self, number: int) -> None:
         handoff: Handoff = pickle.loads((self.folder / f"{number}.pickle").read_bytes())
         self.current = self._generation(handoff.number, publisher_of(handoff))
-        gc.unfreeze()  # the first generation was frozen before the fork (web.server): let it be collected
 
     # -- requests ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
