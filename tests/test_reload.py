@@ -2,6 +2,7 @@
 at once; files that do not parse or do not conform are refused and nothing a client sees changes.
 Real servers on loopback, on copies of the tour's files."""
 
+import contextlib
 import hashlib
 import shutil
 import signal
@@ -81,7 +82,8 @@ def test_sighup_publishes_the_new_data(server):
     with server.data.open("a") as out:
         out.write(NEW)
     reload(server, "now serving data generation")
-    assert "generation 1" in wait_for(lambda: "generation 1" in generation(url) and generation(url))
+    # Said once every worker serves it: new connections, spread over the workers, all meet it.
+    assert all("generation 1" in generation(url) for _ in range(20))
     response = requests.get(url + "/id/place/testland", allow_redirects=False,
                             headers={"Accept": "text/html"})
     assert response.status_code == 303
@@ -174,3 +176,39 @@ def test_watch_reloads_when_a_file_changes(tmp_path):
             out.write(NEW)
         wait_for(lambda: requests.get(running.url + "/page/place/testland").status_code == 200)
         assert "a data file changed" in running.log()
+
+
+def test_the_supervisor_waits_until_every_worker_serves_the_new_generation(tour_app, tour_publisher):
+    """A reload is announced once each web worker has said (in its ``ack-PID`` file) that it serves the
+    new generation: a worker still building it would otherwise answer with the old data after another
+    had answered with the new."""
+    import os
+
+    from tourkg.web.generations import Switch
+
+    switch = Switch(tour_app, tour_publisher)
+    read, write = os.pipe()
+    worker = os.fork()
+    if worker == 0:  # a stand-in web worker: serves generation 0, then 1 when told
+        os.close(write)
+        switch._ack()
+        os.read(read, 1)
+        switch.current.number = 1
+        switch._ack()
+        os.read(read, 1)
+        os._exit(0)
+    try:
+        os.close(read)
+        wait_for(lambda: (switch.folder / f"ack-{worker}").exists(), 5)
+        assert switch.wait_workers(1, timeout=0.3) == [worker]
+        os.write(write, b"x")
+        assert switch.wait_workers(1, timeout=5) == []
+        os.write(write, b"x")
+        os.waitpid(worker, 0)
+        assert switch.wait_workers(2, timeout=0) == []  # a gone worker is not waited for
+        assert not (switch.folder / f"ack-{worker}").exists()
+    finally:
+        os.close(write)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(worker, 0)
+        switch.close()

@@ -144,6 +144,38 @@ class Switch:
                 old.unlink(missing_ok=True)
         return number
 
+    def wait_workers(self, number: int, timeout: float = 10.0) -> list[int]:
+        """Wait until every web worker serves generation ``number`` (each says so in a file of its own,
+        ``ack-PID``); returns the pids of those that did not within ``timeout``. A worker builds the new
+        generation before it switches, so "every worker" comes a little after the first one: without
+        waiting, two requests in a row could meet the new data and then the old."""
+        deadline = time.monotonic() + timeout
+        while True:
+            behind = [pid for pid, seen in self._acks().items() if seen < number]
+            if not behind or time.monotonic() > deadline:
+                return behind
+            time.sleep(POLL / 5)
+
+    def _acks(self) -> dict[int, int]:
+        """The generation each live worker last said it serves (files of gone workers are removed)."""
+        found = {}
+        for path in self.folder.glob("ack-*"):
+            pid = int(path.name[4:])
+            if not _child_of(pid, self.supervisor):
+                path.unlink(missing_ok=True)
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                found[pid] = int(path.read_text())
+        return found
+
+    def _ack(self) -> None:
+        """Worker side: say which generation this worker serves."""
+        path = self.folder / f"ack-{os.getpid()}"
+        partial = self.folder / f".ack-{os.getpid()}"
+        with contextlib.suppress(OSError):
+            partial.write_text(str(self.current.number))
+            partial.replace(path)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             for path in self.folder.iterdir():
@@ -157,6 +189,7 @@ class Switch:
         if self._watching != os.getpid():
             self._watching = os.getpid()
             threading.Thread(target=self._watch, name="tourkg-generations", daemon=True).start()
+            self._ack()
         return self
 
     def _watch(self) -> None:
@@ -176,6 +209,7 @@ class Switch:
     def _follow(self, number: int) -> None:
         handoff: Handoff = pickle.loads((self.folder / f"{number}.pickle").read_bytes())
         self.current = self._generation(handoff.number, publisher_of(handoff))
+        self._ack()
 
     # -- requests ----------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -208,6 +242,17 @@ class Switch:
             headers.append(("Retry-After", "1"))
         start_response(status, headers)
         return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [data]
+
+
+def _child_of(pid: int, parent: int) -> bool:
+    """True when ``pid`` is a live process whose parent is ``parent`` (a web worker of this server, not
+    a process that reuses the number of a gone one)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z" and int(fields[1]) == parent
 
 
 def _engine_ready(pub: Publisher) -> str | None:

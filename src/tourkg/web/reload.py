@@ -116,6 +116,10 @@ class Reloader:
             self.warm_up(pub)
             number = self.switch.publish(dataset, pub)
             old, self.dataset = self.dataset, dataset
+            behind = self.switch.wait_workers(number)
+            if behind:
+                log.warning("tourkg: web workers %s have not switched to data generation %s yet",
+                            ", ".join(map(str, behind)), number)
             log.warning("tourkg: reloaded in %.2f s: now serving data generation %s",
                         time.monotonic() - started, number)
             self._retire(old)
