@@ -89,7 +89,11 @@ class PendingDataset:
         try:
             self._start(settings, unless_key, spare)
         except BaseException:
-            discard(spare)
+            engine = getattr(self, "engine", None)
+            if engine is not None:  # the spare, if any, became this engine
+                engine.stop()
+            else:
+                discard(spare)
             raise
 
     def _start(self, settings: Settings, unless_key: str | None, spare: Any) -> None:

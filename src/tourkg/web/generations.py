@@ -188,8 +188,8 @@ class Switch:
         follows the generation number and stops the worker when the supervisor is gone."""
         if self._watching != os.getpid():
             self._watching = os.getpid()
+            self._ack()  # before the watcher can follow (and acknowledge) a newer generation
             threading.Thread(target=self._watch, name="tourkg-generations", daemon=True).start()
-            self._ack()
         return self
 
     def _watch(self) -> None:
