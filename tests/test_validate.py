@@ -62,6 +62,8 @@ BROKEN_CASES = [
     (with_shipped("no-provenance.trig"), "Named graph has no provenance"),
     (with_shipped("focal-area-not-about.ttl"), "must also be given as schema:about"),
     (with_shipped("country-without-capital.ttl"), "A visited country must have a capital"),
+    (with_shipped("broader-one-way.ttl"), "skos:broader and skos:narrower must be asserted in both"),
+    (with_shipped("top-concept-one-way.ttl"), "A top concept must be declared in both directions"),
 ]
 
 
@@ -80,6 +82,17 @@ def test_missing_label_names_the_unlabelled_iri():
 def test_dangling_reference_names_the_visit():
     result = validate(*with_shipped("dangling-reference.ttl"))
     assert "https://w3id.org/tourkg/id/visit/dangling-reference-visit" in result.stdout
+
+
+def test_one_way_broader_names_both_concepts_and_the_inverse_path():
+    """The report reads as SPARQL writes a path (``^skos:narrower``), not as a blank node's label."""
+    result = validate(*with_shipped("broader-one-way.ttl"))
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "skos:broader and skos:narrower must be" in line)
+    block = "\n".join(lines[start + 1:start + 4])  # the focus node, path and value of that result
+    assert "focus node: <https://w3id.org/tourkg/id/issue/migration>" in block
+    assert "path: ^skos:narrower" in block
+    assert "value: <https://w3id.org/tourkg/id/issue/countering-chinese-influence>" in block
 
 
 def test_turtle_report_is_a_shacl_report():

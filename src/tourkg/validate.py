@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rdflib import Graph
+from rdflib import RDF, BNode, Graph
+from rdflib.collection import Collection
 from rdflib.term import Node
 
 from tourkg.loader import Loaded, to_graph, validation_graph
@@ -57,6 +58,26 @@ def _short(node: Node | None, graph: Graph) -> str:
         return str(node)
 
 
+def _path(node: Node | None, report: Graph, data: Graph) -> str:
+    """A SHACL property path as SPARQL writes it (``^skos:narrower``, ``(a|b)``, ``a/b``): a path other
+    than a plain IRI is a blank node in the report, whose label would tell a reader nothing."""
+    if not isinstance(node, BNode):
+        return _short(node, data)
+    inverse = report.value(node, SH.inversePath)
+    if inverse is not None:
+        return "^" + _path(inverse, report, data)
+    alternatives = report.value(node, SH.alternativePath)
+    if alternatives is not None:
+        return "(" + "|".join(_path(n, report, data) for n in Collection(report, alternatives)) + ")"
+    for predicate, suffix in ((SH.zeroOrMorePath, "*"), (SH.oneOrMorePath, "+"), (SH.zeroOrOnePath, "?")):
+        inner = report.value(node, predicate)
+        if inner is not None:
+            return _path(inner, report, data) + suffix
+    if report.value(node, RDF.first) is not None:  # a sequence path: an RDF list
+        return "/".join(_path(n, report, data) for n in Collection(report, node))
+    return _short(node, data)
+
+
 def validate(loaded: Loaded) -> Report:
     """Validate the union of the data graphs against the shapes.
 
@@ -79,7 +100,7 @@ def validate(loaded: Loaded) -> Report:
         severity = str(report_graph.value(node, SH.resultSeverity)).rsplit("#", 1)[-1]
         results.append(Result(
             focus=_short(report_graph.value(node, SH.focusNode), data),
-            path=_short(report_graph.value(node, SH.resultPath), data),
+            path=_path(report_graph.value(node, SH.resultPath), report_graph, data),
             message=str(report_graph.value(node, SH.resultMessage) or "(no message)"),
             severity=severity,
             value=_short(report_graph.value(node, SH.value), data),
