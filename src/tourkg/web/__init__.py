@@ -26,6 +26,7 @@ from tourkg.errors import TourkgError
 from tourkg.iris import IriMap
 from tourkg.namespaces import PROV
 from tourkg.store import Store
+from tourkg.web.template_cache import bytecode_cache
 
 #: Most representations kept in memory by ``Publisher.cached`` (per web worker).
 CACHE_SIZE = 4096
@@ -248,6 +249,7 @@ def build_app(settings: Settings) -> Flask:
     from tourkg.web import dataset_views, errors, resource_views, search_views, sparql_views
 
     app = Flask(__name__)
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": bytecode_cache()}  # before jinja_env is made
     app.config["MAX_CONTENT_LENGTH"] = max(1 << 20, settings.max_query_length * 4)
     app.json.sort_keys = False
     if settings.proxy_hops:  # behind a reverse proxy: trust its forwarded origin, and only its
