@@ -138,3 +138,25 @@ def test_old_prepared_folders_are_removed(tmp_path, monkeypatch):
                 old = time.time() - 3600 - n
                 os.utime(folder, (old, old))
     assert len([p for p in cache.iterdir() if p.is_dir()]) <= 2 and made[-1].exists()
+
+
+def test_first_documents_render_while_the_gate_runs_and_a_refusal_stops_the_engine(tmp_path):
+    """The server renders its first documents as soon as the engine is ready, while the SHACL gate may
+    still run (the gate is the longest part of a first start); data the gate refuses is closed again:
+    no engine process is left, and the caller gets the report."""
+    from tourkg.dataset import PendingDataset
+    from tourkg.errors import StartupError
+
+    settings = build_settings({"data": [str(DATA / "generic-invalid.ttl")], "cache_dir": str(tmp_path),
+                               "shapes": [str(DATA / "generic.shapes.ttl")]})
+    pending = PendingDataset(settings)
+    seen = []
+
+    def meanwhile(dataset) -> None:
+        assert pending.gate is not None and pending.gate.pid  # the gate has not been waited for yet
+        seen.append(dataset.store.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"))
+
+    with pytest.raises(StartupError) as refused:
+        pending.finish(meanwhile)
+    assert seen and refused.value.exit_code == 1 and "Every person needs a name." in refused.value.message
+    assert pending.engine._process.poll() is not None  # stopped, not left running

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,31 +122,54 @@ class PendingDataset:
         self.engine = EngineProcess(self.prepared, self.mode, disk, spare)
         self.gate = _start_gate(self.prepared)
 
-    def finish(self) -> OpenDataset:
-        """The opened dataset.
+    def finish(self, meanwhile: Callable[[OpenDataset], None] | None = None) -> OpenDataset:
+        """The opened dataset, once it conforms to the shapes.
 
+        :param meanwhile: called with the dataset as soon as the engine is ready, while the SHACL gate
+            may still be running (the server renders its first documents then): the gate is the longest
+            part of a first start, and the dataset is closed again if it refuses the data.
         :raises StartupError: unreadable input (exit code 2) or data that does not conform (exit code 1).
         """
         if self.mode == "remote":
-            return _open_remote(self.settings, self.argument)
+            dataset = _open_remote(self.settings, self.argument)
+            try:
+                if meanwhile is not None:
+                    meanwhile(dataset)
+            except BaseException:
+                dataset.close()
+                raise
+            return dataset
         assert self.prepared is not None
         try:
-            _finish_gate(self.prepared, self.gate)
             self.engine.wait_ready()
-        except DataError as exc:
-            self.engine.stop()
-            self.hold.close()
-            raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
-        except BaseException:
-            self.engine.stop()
+            self.engine.supervise()
+            resolved = self.prepared.settings
+            dataset = OpenDataset(resolved, self.engine.store(resolved), *_documents(resolved),
+                                  prepared=self.prepared, engine=self.engine, hold=self.hold)
+        except BaseException as exc:
+            self._abandon()
+            if isinstance(exc, DataError):
+                raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
+            raise
+        try:
+            if meanwhile is not None:
+                meanwhile(dataset)
+            _finish_gate(self.prepared, self.gate)
+        except BaseException as exc:
+            dataset.close()
             if self.gate is not None:
                 self.gate.kill()
-            self.hold.close()
+            if isinstance(exc, DataError):
+                raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
             raise
-        self.engine.supervise()
-        resolved = self.prepared.settings
-        return OpenDataset(resolved, self.engine.store(resolved), *_documents(resolved),
-                           prepared=self.prepared, engine=self.engine, hold=self.hold)
+        return dataset
+
+    def _abandon(self) -> None:
+        """Stop what was started: the engine, the gate, the hold on the prepared folder."""
+        self.engine.stop()
+        if self.gate is not None:
+            self.gate.kill()
+        self.hold.close()
 
 
 #: The file that marks a ``--store oxigraph:DIR`` folder as tourkg's (one subfolder per dataset inside).

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from tourkg.config import Settings
-from tourkg.dataset import PendingDataset
+from tourkg.dataset import OpenDataset, PendingDataset
 from tourkg.ports import check_port, url_host
 from tourkg.web import ENVIRON_KEY, Publisher, build_app
 from tourkg.web.accesslog import AccessLog
@@ -44,15 +44,21 @@ KEEP_ALIVE_MS = 5000
 def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Switch, Publisher]:
     """The WSGI callable served: health checks, then the current data generation's fast path in front
     of the Flask app. The app is built and its templates compiled while the engine loads and the SHACL
-    gate runs; once the dataset is open, the first documents are rendered before the web workers fork,
-    so that they inherit both."""
+    gate runs; once the engine is ready, and while the gate may still run, the first documents are
+    rendered, before the web workers fork, so that they inherit both."""
     app = build_app(settings)
     if pending.gate is not None:  # the SHACL gate takes a while: time enough to compile every template
         for name in app.jinja_env.list_templates(extensions=("html", "xml")):
             app.jinja_env.get_template(name)
-    pub = Publisher.of(pending.finish())
-    app.extensions["tourkg"] = pub
-    warm_up(app, pub)
+    opened: list[Publisher] = []
+
+    def meanwhile(dataset: OpenDataset) -> None:  # while the SHACL gate still runs: off the critical path
+        opened.append(Publisher.of(dataset))
+        app.extensions["tourkg"] = opened[0]
+        warm_up(app, opened[0])
+
+    pending.finish(meanwhile)
+    pub = opened[0]
     return Switch(app, pub, forwarded=pub.settings.proxy_hops > 0), pub
 
 
