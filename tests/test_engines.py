@@ -6,6 +6,7 @@ with file, line and column."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -259,3 +260,51 @@ def test_an_engine_started_before_its_plan_is_used_and_an_unused_one_leaves(tmp_
     tour = build_settings({})
     assert early_engine(tour) is None  # small data: started when its plan is known
     assert early_engine(tour.replace(store="sparql:http://127.0.0.1:9/sparql")) is None
+
+
+def _engine_libraries(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as maps:
+        return maps.read()
+
+
+def test_the_engine_runs_with_the_allocator_asked_for_and_only_the_engine(tmp_path):
+    """``engine_allocator``: auto preloads the system's mimalloc into the engine process (queries about a
+    fifth faster, measured) and into no other process; system keeps the C library's; a path that is not
+    a file stops the start with a message (exit code 2)."""
+    from tourkg.config import build_settings
+    from tourkg.dataset import PendingDataset
+    from tourkg.engines.allocator import find_mimalloc
+
+    found = find_mimalloc()
+    if os.environ.get("TOURKG_REQUIRE_MIMALLOC"):  # CI installs it: the preloading itself is tested
+        assert found is not None, "Debian's libmimalloc2.0 is not installed"
+    for choice in ("auto", "system"):
+        settings = build_settings({"cache_dir": str(tmp_path), "engine_allocator": choice})
+        dataset = PendingDataset(settings).finish()
+        try:
+            engine = _engine_libraries(dataset.engine._process.pid)
+            assert ("libmimalloc" in engine) == (choice == "auto" and found is not None), choice
+            assert "libmimalloc" not in _engine_libraries(os.getpid())  # not this (supervising) process
+        finally:
+            dataset.close()
+    result = subprocess.run([sys.executable, "-m", "tourkg", "serve", "--port", str(free_port()),
+                             "--engine-allocator", str(tmp_path / "no-such-library.so")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "is not a file" in result.stderr and "--engine-allocator" in result.stderr
+
+
+def test_allocator_choices_make_the_engine_environment(tmp_path):
+    from tourkg.engines.allocator import engine_environment, find_mimalloc, in_use
+
+    assert engine_environment("system") is None
+    library = tmp_path / "libexample.so"
+    library.write_bytes(b"")
+    env = engine_environment(str(library), {"LD_PRELOAD": "/opt/other.so", "PATH": "/bin"})
+    assert env == {"LD_PRELOAD": f"{library} /opt/other.so", "PATH": "/bin"}  # the caller's own kept
+    assert engine_environment(str(library), {"LD_PRELOAD": str(library)})["LD_PRELOAD"] == str(library)
+    auto = engine_environment("auto", {})
+    assert (auto is None) == (find_mimalloc() is None)
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0\n")
+    assert in_use(maps) == "mimalloc" and in_use(tmp_path / "none") == "system"

@@ -82,6 +82,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--threads", "web_threads", type=int, default=None, help=_HELP["web_threads"])
 @click.option("--store", default=None, help=_HELP["store"])
 @click.option("--cache-dir", default=None, help=_HELP["cache_dir"])
+@click.option("--engine-allocator", default=None, help=_HELP["engine_allocator"])
 @click.option("--proxy-hops", type=int, default=None, help=_HELP["proxy_hops"])
 @click.option("--accel-redirect", default=None, help=_HELP["accel_redirect"])
 @click.option("--title", default=None, help=_HELP["title"])

@@ -75,6 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
             "SPARQL 1.1 endpoint; tourkg then holds no data)."),
     Setting("cache_dir", "", "Folder of prepared datasets (loaded, counted, dumps rendered; reused while the "
             "input files' content is unchanged); default $XDG_CACHE_HOME/tourkg or ~/.cache/tourkg."),
+    Setting("engine_allocator", "auto", "Memory allocator of the engine process: auto (mimalloc when the "
+            "system has it, e.g. Debian's libmimalloc2.0: queries about a fifth faster and loading a quarter "
+            "faster than with the C library's malloc, measured), system, or the path of a library to "
+            "preload."),
     Setting("web_workers", min(4, len(os.sched_getaffinity(0))), "Web server worker processes (default: one "
             "per core this process may use, at most 4; they hold no copy of the data).", int),
     Setting("web_threads", 32, "Threads per web worker for requests that wait (queries, first renders); "
@@ -116,6 +120,7 @@ class Settings:
     client_queries: int = _DEFAULTS["client_queries"]
     store: str = _DEFAULTS["store"]
     cache_dir: str = _DEFAULTS["cache_dir"]
+    engine_allocator: str = _DEFAULTS["engine_allocator"]
     web_workers: int = _DEFAULTS["web_workers"]
     web_threads: int = _DEFAULTS["web_threads"]
     proxy_hops: int = _DEFAULTS["proxy_hops"]

@@ -78,7 +78,8 @@ class EngineProcess:
         self._start(spare)
 
     def _start(self, spare: subprocess.Popen | None = None) -> None:
-        process = spare if spare is not None and spare.poll() is None else spawn.spawn()
+        process = (spare if spare is not None and spare.poll() is None
+                   else spawn.spawn(self.prepared.settings.engine_allocator))
         assert process.stdin is not None
         process.stdin.write((json.dumps(self.plan) + "\n").encode())
         process.stdin.close()

@@ -34,7 +34,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from tourkg.engines import dumps, lookups, results, stats
+from tourkg.engines import allocator, dumps, lookups, results, stats
 from tourkg.engines.admission import Admission, Refused
 from tourkg.engines.searching import SearchHolder, start_side_build
 from tourkg.files import file_lock, read_json, write_json
@@ -105,7 +105,8 @@ class Engine:
                                       self.meta["graphs"])
         self._save_meta()
         log(f"ready in {time.monotonic() - started:.2f} s: {self.meta['triples']:,} triples in "
-            f"{len(self.meta['graphs'])} graphs ({self.meta.get('engine', 'in memory')})")
+            f"{len(self.meta['graphs'])} graphs ({self.meta.get('engine', 'in memory')}; memory allocator: "
+            f"{allocator.in_use()})")
 
     def _open_disk(self, folder: Path) -> ox.Store:
         if _finished(folder, self.plan["key"]) and self.meta.get("quads") is not None:
@@ -273,6 +274,7 @@ class Engine:
             return str(path), etag, size
         if op == "status":
             return {"engine": self.meta.get("engine", "in memory"), "pid": os.getpid(),
+                    "allocator": allocator.in_use(),
                     "prepared": bool(self.meta.get("prepared")), "queries": self.admission.state()}
         raise ValueError(f"unknown operation {op!r}")
 

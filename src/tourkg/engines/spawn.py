@@ -17,6 +17,8 @@ import subprocess
 import sys
 from typing import Any
 
+from tourkg.engines.allocator import AUTO, engine_environment
+
 #: Input files at least this large (in all) have their engine started before the supervisor's imports.
 EARLY_BYTES = 4 << 20
 
@@ -29,13 +31,17 @@ def early_engine(settings: Any) -> subprocess.Popen | None:
         size = sum(os.stat(path).st_size for path in settings.data)
     except (OSError, TypeError):  # reported, with a message, by the preparation that follows
         return None
-    return spawn() if size >= EARLY_BYTES else None
+    return spawn(settings.engine_allocator) if size >= EARLY_BYTES else None
 
 
-def spawn() -> subprocess.Popen:
-    """A new engine process, waiting for its plan (one JSON line) on stdin."""
+def spawn(allocator: str = AUTO) -> subprocess.Popen:
+    """A new engine process, waiting for its plan (one JSON line) on stdin, with the memory allocator
+    ``allocator`` (``engines.allocator``).
+
+    :raises StartupError: ``allocator`` names no file.
+    """
     return subprocess.Popen([sys.executable, "-m", "tourkg.engines.process"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, close_fds=True)
+                            stdout=subprocess.PIPE, close_fds=True, env=engine_environment(allocator))
 
 
 def discard(spare: subprocess.Popen | None) -> None:
