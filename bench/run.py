@@ -546,12 +546,24 @@ def fmt_result(result: Result | None, unit: str) -> str:
     return f"{rate} req/s (p50 {result.p50:.1f} ms, p99 {result.p99:.1f} ms{tail})"
 
 
+def engine_allocator() -> str:
+    """What ``engine_allocator`` (auto unless set) gives tourkg's engine on this machine."""
+    from tourkg.config import build_settings
+    from tourkg.engines.allocator import AUTO, SYSTEM, find_mimalloc
+
+    choice = build_settings({}).engine_allocator
+    if choice == AUTO:
+        return "mimalloc" if find_mimalloc() else "of the C library (mimalloc is not installed)"
+    return "of the C library" if choice == SYSTEM else choice
+
+
 def markdown(reports: list[dict], seconds: float, connections: int, tour: dict[str, float]) -> str:
     lines = [
         "# Benchmarks", "",
         f"Measured {date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.system()}; reproduce with `make bench` "
         f"(`bench/run.py`: wrk, {connections} connections, {seconds:g} s per workload; dumps 3+ s).",
+        f"tourkg's engine process ran with the memory allocator {engine_allocator()} (`engine_allocator`).",
         "One run: each ratio compares two measurements made one after the other on this shared machine.",
         "Ratios are tourkg ÷ reference (higher is better for throughput).", "",
     ]
