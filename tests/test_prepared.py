@@ -35,14 +35,18 @@ def wait_prepared(folder: Path, wait: float = 60.0) -> dict:
     pytest.fail("background preparation did not finish")
 
 
-def serve_once(*args: str) -> str:
-    """Start, ask for a page, stop; the server's log (stderr)."""
+def serve_once(*args: str, until_prepared: Path | None = None) -> str:
+    """Start, ask for a page, stop (once the background preparation of the datasets under
+    ``until_prepared`` is done, when given: it runs below the requests in priority, and a server stopped
+    before it ends leaves it for the next start); the server's log (stderr)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tourkg", "serve", "--port", str(port), *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().startswith("tourkg: serving on")
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+        if until_prepared is not None:
+            wait_prepared(next(p for p in until_prepared.iterdir() if p.is_dir()))
     finally:
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
@@ -62,7 +66,7 @@ def test_the_key_is_the_content_not_the_name_or_time(tmp_path):
 def test_restart_on_unchanged_data_opens_what_was_prepared(tmp_path):
     cache = tmp_path / "cache"
     args = ("--cache-dir", str(cache))
-    first = serve_once(*args)
+    first = serve_once(*args, until_prepared=cache)
     assert "loaded" in first and "in memory" in first
     folder = next(p for p in cache.iterdir() if p.is_dir())
     meta = wait_prepared(folder)
