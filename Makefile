@@ -65,3 +65,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info
+	find src tests -name __pycache__ -prune -exec rm -rf {} +
