@@ -164,3 +164,33 @@ def test_first_documents_render_while_the_gate_runs_and_a_refusal_stops_the_engi
         pending.finish(meanwhile)
     assert seen and refused.value.exit_code == 1 and "Every person needs a name." in refused.value.message
     assert pending.engine._process.poll() is not None  # stopped, not left running
+
+
+def test_a_failed_open_leaves_no_process_pipe_or_hold_behind(tmp_path):
+    """An engine that cannot load the files, or a renderer failing while the SHACL gate runs, stops the
+    engine and the gate and closes every descriptor it opened: a reload of a broken file, over and over,
+    must not leak."""
+    from tourkg.dataset import PendingDataset
+    from tourkg.errors import StartupError
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    broken = build_settings({"data": [str(DATA / "generic-syntax-error.ttl")], "cache_dir": str(tmp_path),
+                             "shapes": [str(DATA / "generic.shapes.ttl")]})
+    fine = build_settings({"data": [str(DATA / "generic.ttl")], "cache_dir": str(tmp_path),
+                           "shapes": [str(DATA / "generic.shapes.ttl")]})
+
+    def failing(_dataset) -> None:
+        raise RuntimeError("rendering failed")
+
+    def children() -> set[str]:
+        return {pid for task in os.listdir("/proc/self/task")
+                for pid in open(f"/proc/self/task/{task}/children").read().split()}
+
+    for settings, meanwhile, expected in ((broken, None, StartupError), (fine, failing, RuntimeError)):
+        before, running = open_descriptors(), children()
+        for _ in range(3):
+            with pytest.raises(expected):
+                PendingDataset(settings).finish(meanwhile)
+        assert open_descriptors() == before and children() <= running

@@ -95,6 +95,9 @@ class PendingDataset:
                 engine.stop()
             else:
                 discard(spare)
+            held = getattr(self, "hold", None)
+            if held is not None:
+                held.close()
             raise
 
     def _start(self, settings: Settings, unless_key: str | None, spare: Any) -> None:
@@ -156,9 +159,11 @@ class PendingDataset:
                 meanwhile(dataset)
             _finish_gate(self.prepared, self.gate)
         except BaseException as exc:
-            dataset.close()
-            if self.gate is not None:
-                self.gate.kill()
+            try:
+                dataset.close()
+            finally:
+                if self.gate is not None:
+                    self.gate.kill()
             if isinstance(exc, DataError):
                 raise StartupError(f"Cannot load the data: {exc.message}", 2) from None
             raise
@@ -166,10 +171,12 @@ class PendingDataset:
 
     def _abandon(self) -> None:
         """Stop what was started: the engine, the gate, the hold on the prepared folder."""
-        self.engine.stop()
-        if self.gate is not None:
-            self.gate.kill()
-        self.hold.close()
+        try:
+            self.engine.stop()
+        finally:
+            if self.gate is not None:
+                self.gate.kill()
+            self.hold.close()
 
 
 #: The file that marks a ``--store oxigraph:DIR`` folder as tourkg's (one subfolder per dataset inside).
@@ -233,21 +240,29 @@ class _Gate:
                 out.write(json.dumps(found))
             os._exit(0)
         os.close(write)
-        self.read = read
+        self.read: int | None = read
 
     def verdict(self) -> dict[str, Any]:
-        with os.fdopen(self.read) as source:
+        assert self.read is not None
+        read, self.read = self.read, None
+        with os.fdopen(read) as source:
             text = source.read()
         os.waitpid(self.pid, 0)
         self.pid = 0  # reaped: the number may belong to another process from now on
         return json.loads(text or '{"error": "the validation stopped"}')
 
     def kill(self) -> None:
+        """Stop the child if it still runs, reap it and close the pipe (at most once each)."""
         if self.pid:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
+        if self.read is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.read)
+            self.read = None
 
 
 def _validate_here(settings: Settings) -> dict[str, Any]:
