@@ -63,6 +63,7 @@ BROKEN_CASES = [
     (with_shipped("focal-area-not-about.ttl"), "must also be given as schema:about"),
     (with_shipped("country-without-capital.ttl"), "A visited country must have a capital"),
     (with_shipped("broader-one-way.ttl"), "skos:broader and skos:narrower must be asserted in both"),
+    (with_shipped("narrower-one-way.ttl"), "skos:broader and skos:narrower must be asserted in both"),
     (with_shipped("top-concept-one-way.ttl"), "A top concept must be declared in both directions"),
 ]
 
@@ -106,3 +107,25 @@ def test_syntax_error_names_file_line_and_column():
     result = validate(*on_its_own("syntax-error.ttl"))
     assert result.returncode == 2
     assert re.search(r"syntax-error\.ttl:5:1\b", result.stdout + result.stderr)
+
+
+def test_report_paths_read_as_sparql_property_paths():
+    from rdflib import BNode, Graph, URIRef
+    from rdflib.collection import Collection
+
+    from tourkg.namespaces import SH
+    from tourkg.validate import _path
+
+    report, data = Graph(), Graph()
+    a, b = URIRef("http://example.org/a"), URIRef("http://example.org/b")
+    sequence, alternatives, inverse, repeated, either = BNode(), BNode(), BNode(), BNode(), BNode()
+    Collection(report, sequence, [a, b])
+    Collection(report, alternatives, [a, b])
+    report.add((inverse, SH.inversePath, sequence))
+    report.add((repeated, SH.oneOrMorePath, a))
+    report.add((either, SH.alternativePath, alternatives))
+    ea, eb = "<http://example.org/a>", "<http://example.org/b>"
+    assert _path(sequence, report, data) == f"{ea}/{eb}"
+    assert _path(inverse, report, data) == f"^({ea}/{eb})"
+    assert _path(repeated, report, data) == f"{ea}+"
+    assert _path(either, report, data) == f"({ea}|{eb})"

@@ -58,6 +58,12 @@ def _short(node: Node | None, graph: Graph) -> str:
         return str(node)
 
 
+def _grouped(node: Node, report: Graph, data: Graph) -> str:
+    """A path under ``^`` or a repetition: a sequence in parentheses (``^(a/b)``, not ``^a/b``)."""
+    text = _path(node, report, data)
+    return f"({text})" if isinstance(node, BNode) and report.value(node, RDF.first) is not None else text
+
+
 def _path(node: Node | None, report: Graph, data: Graph) -> str:
     """A SHACL property path as SPARQL writes it (``^skos:narrower``, ``(a|b)``, ``a/b``): a path other
     than a plain IRI is a blank node in the report, whose label would tell a reader nothing."""
@@ -65,14 +71,14 @@ def _path(node: Node | None, report: Graph, data: Graph) -> str:
         return _short(node, data)
     inverse = report.value(node, SH.inversePath)
     if inverse is not None:
-        return "^" + _path(inverse, report, data)
+        return "^" + _grouped(inverse, report, data)
     alternatives = report.value(node, SH.alternativePath)
     if alternatives is not None:
         return "(" + "|".join(_path(n, report, data) for n in Collection(report, alternatives)) + ")"
     for predicate, suffix in ((SH.zeroOrMorePath, "*"), (SH.oneOrMorePath, "+"), (SH.zeroOrOnePath, "?")):
         inner = report.value(node, predicate)
         if inner is not None:
-            return _path(inner, report, data) + suffix
+            return _grouped(inner, report, data) + suffix
     if report.value(node, RDF.first) is not None:  # a sequence path: an RDF list
         return "/".join(_path(n, report, data) for n in Collection(report, node))
     return _short(node, data)
