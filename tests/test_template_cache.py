@@ -14,7 +14,6 @@ from tourkg.web.template_cache import FOLDER, _Cache, bytecode_cache, compile_al
 
 def test_the_app_reads_the_templates_compiled_ahead_without_compiling_them(tmp_path, monkeypatch):
     assert compile_all(tmp_path) >= 10 and len(list(tmp_path.glob("__jinja2_*.cache"))) >= 10
-    monkeypatch.setattr("tourkg.web.template_cache.FOLDER", tmp_path)
     app = build_app(build_settings({}))
     app.jinja_env.bytecode_cache = bytecode_cache(tmp_path)
 
@@ -28,8 +27,38 @@ def test_the_app_reads_the_templates_compiled_ahead_without_compiling_them(tmp_p
 
 def test_the_server_uses_the_cache_beside_the_compiled_modules():
     cache = build_app(build_settings({})).jinja_env.bytecode_cache
-    assert FOLDER.parent.name == "__pycache__"
-    assert cache is None or cache.directory == str(FOLDER)
+    assert FOLDER.parent.name == "__pycache__" and FOLDER.name.startswith("templates-")
+    if sys.dont_write_bytecode and not FOLDER.is_dir():  # nothing compiled ahead, nothing to write
+        assert cache is None
+    else:
+        assert cache is not None and cache.directory == str(FOLDER)
+
+
+def test_a_change_to_the_code_around_the_templates_starts_a_new_folder(tmp_path, monkeypatch):
+    """Jinja checks a template's source, not the filters and options compiled into it with the
+    template: the folder is named after the web modules, so changing one never serves old code."""
+    from tourkg.web import template_cache
+
+    module = tmp_path / "filters.py"
+    module.write_text("x = 1\n")
+    monkeypatch.setattr(template_cache, "_WEB", tmp_path)
+    first = template_cache._code_key()
+    module.write_text("x = 22\n")
+    assert template_cache._code_key() != first
+    old, new = tmp_path / "__pycache__" / "templates-old", tmp_path / "__pycache__" / "templates-new"
+    old.mkdir(parents=True)
+    assert bytecode_cache(new) is not None or sys.dont_write_bytecode
+    if not sys.dont_write_bytecode:
+        assert new.is_dir() and not old.exists()  # the folders of code that is gone are removed
+
+
+def test_a_corrupt_compiled_template_is_compiled_again(tmp_path):
+    env = Environment(loader=DictLoader({"t.html": "fine {{ x }}"}), bytecode_cache=_Cache(tmp_path, True))
+    env.get_template("t.html")
+    for cached in tmp_path.glob("__jinja2_*"):
+        cached.write_bytes(cached.read_bytes()[:40] + b"garbage")
+    again = Environment(loader=DictLoader({"t.html": "fine {{ x }}"}), bytecode_cache=_Cache(tmp_path, True))
+    assert again.get_template("t.html").render(x=4) == "fine 4"
 
 
 def test_an_edited_template_is_compiled_again(tmp_path):

@@ -4,23 +4,41 @@ Jinja turns each template into Python code the first time it is used: for the tw
 site that is 0.1-0.2 s of CPU, on the critical path of every start (the supervisor compiles them while
 the SHACL gate runs, on a machine whose other core the gate and the engine share). Jinja's bytecode
 cache keeps the compiled code in files named after the template and checked against a checksum of its
-source, so an edited template is compiled again and a stale one is never used; Jinja's own format
-version and the Python version are checked too. The files live beside the package's compiled modules,
-not in the dataset cache: they belong to the code, not to any dataset.
+source, so an edited template is compiled again; Jinja checks its own format version and the Python
+version. What Jinja does not check is the code around the templates, compiled into them too (filters
+that take the context, autoescaping, the environment's options): so the folder is named after the
+size and time of Jinja's, Flask's and every ``tourkg.web`` module, where the
+environment is made, and a change there starts a new folder (the old ones are removed). The files live
+beside the package's compiled modules, not in the dataset cache: they belong to the code, not to any
+dataset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import shutil
 import sys
 from pathlib import Path
 
+import flask
 import jinja2
 from jinja2 import BytecodeCache, FileSystemBytecodeCache
 from jinja2.bccache import Bucket
 
-#: Where the compiled templates go: ``web/__pycache__/templates-<jinja version>``.
-FOLDER = Path(__file__).resolve().parent / "__pycache__" / f"templates-{jinja2.__version__}"
+_WEB = Path(__file__).resolve().parent
+
+
+def _code_key() -> str:
+    digest = hashlib.sha256(sys.version.encode())
+    for path in (Path(flask.__file__), Path(jinja2.__file__), *sorted(_WEB.glob("*.py"))):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+#: Where the compiled templates go: ``web/__pycache__/templates-<key of the code around them>``.
+FOLDER = _WEB / "__pycache__" / f"templates-{_code_key()}"
 
 
 class _Cache(FileSystemBytecodeCache):
@@ -34,8 +52,10 @@ class _Cache(FileSystemBytecodeCache):
         self.write = write
 
     def load_bytecode(self, bucket: Bucket) -> None:
-        with contextlib.suppress(OSError):  # unreadable: compiled as if absent
+        try:
             super().load_bytecode(bucket)
+        except Exception:  # noqa: BLE001 - unreadable or corrupt: compiled as if absent
+            bucket.reset()
 
     def dump_bytecode(self, bucket: Bucket) -> None:
         if self.write:
@@ -47,12 +67,20 @@ def bytecode_cache(folder: Path = FOLDER) -> BytecodeCache | None:
     """The cache for the app's Jinja environment, or ``None`` when there is no folder and none may be
     made."""
     write = not sys.dont_write_bytecode
-    if write:
+    if write and not folder.is_dir():
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            _make(folder)
         except OSError:
             write = False
     return _Cache(folder, write) if folder.is_dir() else None
+
+
+def _make(folder: Path) -> None:
+    """Make ``folder``, removing the folders of code that is gone."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for other in folder.parent.glob("templates-*"):
+        if other != folder:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def compile_all(folder: Path = FOLDER) -> int:
@@ -61,7 +89,7 @@ def compile_all(folder: Path = FOLDER) -> int:
     from tourkg.config import build_settings
     from tourkg.web import build_app
 
-    folder.mkdir(parents=True, exist_ok=True)
+    _make(folder)
     app = build_app(build_settings({}))
     app.jinja_env.bytecode_cache = _Cache(folder, write=True)
     names = app.jinja_env.list_templates()
