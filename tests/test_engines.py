@@ -303,8 +303,40 @@ def test_allocator_choices_make_the_engine_environment(tmp_path):
     env = engine_environment(str(library), {"LD_PRELOAD": "/opt/other.so", "PATH": "/bin"})
     assert env == {"LD_PRELOAD": f"{library} /opt/other.so", "PATH": "/bin"}  # the caller's own kept
     assert engine_environment(str(library), {"LD_PRELOAD": str(library)})["LD_PRELOAD"] == str(library)
+    both = engine_environment(str(library), {"LD_PRELOAD": f"/opt/a.so:{library}"})
+    assert both == {"LD_PRELOAD": f"/opt/a.so:{library}"}  # already there, in the colon-separated form
     auto = engine_environment("auto", {})
     assert (auto is None) == (find_mimalloc() is None)
+    assert engine_environment("auto", {"LD_PRELOAD": "/opt/jemalloc.so"}) is None  # the operator's, alone
     maps = tmp_path / "maps"
     maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0\n")
     assert in_use(maps) == "mimalloc" and in_use(tmp_path / "none") == "system"
+
+
+def test_an_engine_restarted_after_its_allocator_vanished_runs_on_the_system_one(tmp_path):
+    """The library named by ``engine_allocator`` is checked at start (exit code 2); if it disappears
+    later, an engine restarted after a crash runs with the C library's allocator rather than not at all."""
+    import glob
+    import shutil
+    import signal
+
+    from tourkg.config import build_settings
+    from tourkg.dataset import PendingDataset
+
+    libm = sorted(glob.glob("/lib/*/libm.so.6") + glob.glob("/usr/lib/*/libm.so.6"))[0]
+    library = tmp_path / "libpreloaded.so"
+    shutil.copy(libm, library)  # any library can be preloaded; this one is harmless
+    settings = build_settings({"cache_dir": str(tmp_path / "cache"), "engine_allocator": str(library)})
+    dataset = PendingDataset(settings).finish()
+    try:
+        first = dataset.engine._process
+        assert "libpreloaded.so" in _engine_libraries(first.pid)
+        library.unlink()
+        os.kill(first.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and dataset.engine._process is first:
+            time.sleep(0.05)
+        assert dataset.store.stats().triples > 1000  # serving again
+        assert "libpreloaded.so" not in _engine_libraries(dataset.engine._process.pid)
+    finally:
+        dataset.close()

@@ -8,9 +8,10 @@ On a million triples, loading took 3.4 s instead of 4.4-4.8 s, for about 60 MB m
 after the queries (jemalloc: 120 MB more, and no faster load).
 
 pyoxigraph is a Python extension: it allocates with the interpreter's ``malloc``, which only a library
-preloaded into a new process (``LD_PRELOAD``) can replace. Only the engine process gets it; the web
-workers, which allocate little, keep the C library's. Without the library (no Debian package
-``libmimalloc2.0``, or not Linux), the engine runs exactly as before.
+preloaded into a new process (``LD_PRELOAD``) can replace. The engine process gets it (and the index
+build it starts beside a large load inherits it); the web workers, which allocate little, keep the C
+library's. Without the library (no Debian package ``libmimalloc2.0``, or not Linux), or with an
+``LD_PRELOAD`` the operator set, ``auto`` leaves the engine exactly as before.
 """
 
 from __future__ import annotations
@@ -51,21 +52,25 @@ def engine_environment(choice: str, environ: Mapping[str, str] | None = None) ->
 
     :raises StartupError: ``choice`` names no file.
     """
+    env = dict(os.environ if environ is None else environ)
+    already = env.get("LD_PRELOAD", "").replace(":", " ").split()
     if choice in ("", SYSTEM):
         return None
     if choice == AUTO:
         library = find_mimalloc()
-        if library is None:
+        if library is None or already:  # an allocator or tool the operator preloads stays alone
             return None
+    elif not sys.platform.startswith("linux"):
+        raise StartupError("The engine's memory allocator (--engine-allocator, engine_allocator) can only be "
+                           "chosen on Linux: give auto or system.", 2)
     elif Path(choice).is_file():
         library = str(Path(choice).resolve())
     else:
         raise StartupError(f"The engine's memory allocator {choice!r} (--engine-allocator, engine_allocator) "
                            "is not a file: give auto, system or the path of an allocator library such as "
                            "libmimalloc.so.2.", 2)
-    env = dict(os.environ if environ is None else environ)
-    already = env.get("LD_PRELOAD", "")
-    env["LD_PRELOAD"] = f"{library} {already}".strip() if library not in already.split() else already
+    if library not in already:
+        env["LD_PRELOAD"] = " ".join([library, *already])
     return env
 
 

@@ -25,6 +25,7 @@ from rdflib.term import Node
 
 from tourkg import formats
 from tourkg.engines import spawn
+from tourkg.engines.allocator import SYSTEM
 from tourkg.errors import (
     DataError,
     EngineUnavailable,
@@ -78,8 +79,16 @@ class EngineProcess:
         self._start(spare)
 
     def _start(self, spare: subprocess.Popen | None = None) -> None:
-        process = (spare if spare is not None and spare.poll() is None
-                   else spawn.spawn(self.prepared.settings.engine_allocator))
+        if spare is not None and spare.poll() is None:
+            process = spare
+        else:
+            try:
+                process = spawn.spawn(self.prepared.settings.engine_allocator)
+            except StartupError as exc:
+                if self.restarts == 0:  # at start: the operator is told and fixes it
+                    raise
+                log.error("%s Restarting the engine with the C library's allocator.", exc.message)
+                process = spawn.spawn(SYSTEM)
         assert process.stdin is not None
         process.stdin.write((json.dumps(self.plan) + "\n").encode())
         process.stdin.close()
