@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from rdflib import Graph
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from tourkg.config import Settings, build_settings
-from tourkg.dataset import OpenDataset, open_dataset
+from tourkg.dataset import OpenDataset, PendingDataset, open_dataset
 from tourkg.errors import TourkgError
 from tourkg.iris import IriMap
 from tourkg.namespaces import PROV
@@ -136,6 +137,20 @@ class Publisher:
         return cls(settings=dataset.settings, store=store or dataset.store,
                    iris=IriMap(dataset.settings.base_uri), shapes=dataset.shapes, ontology=dataset.ontology,
                    repr_folder=folder, ttl=60.0 if remote else None, dataset=dataset)
+
+    @classmethod
+    def opened(cls, pending: PendingDataset, warm: Callable[[Publisher], None]) -> Publisher:
+        """The publisher of ``pending`` once it conforms to the shapes, its first documents rendered by
+        ``warm`` as soon as the engine is ready, while the SHACL gate may still run (the gate is the
+        longest part of a first start; refused data is closed again)."""
+        found: list[Publisher] = []
+
+        def meanwhile(dataset: OpenDataset) -> None:
+            found.append(cls.of(dataset))
+            warm(found[0])
+
+        pending.finish(meanwhile)
+        return found[0]
 
     def close(self) -> None:
         """Stop what this publisher started (the engine process of its dataset)."""

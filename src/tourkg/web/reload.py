@@ -103,22 +103,16 @@ class Reloader:
         self.switch.set_state(RELOADING)
         try:
             current = self.dataset.prepared.key if self.dataset.prepared is not None else None
-            opened: list[Publisher] = []
-
-            def meanwhile(new: OpenDataset) -> None:  # while the SHACL gate may still run
-                opened.append(Publisher.of(new))
-                self.warm_up(opened[0])
-
             try:
-                pending = PendingDataset(self.settings, unless_key=current)
-                dataset = pending.finish(meanwhile)
+                pub = Publisher.opened(PendingDataset(self.settings, unless_key=current), self.warm_up)
             except Unchanged:
                 log.warning("tourkg: reload: the files are unchanged; nothing to do")
                 return
             except StartupError as exc:
                 log.error("tourkg: reload refused, still serving the data loaded before: %s", exc.message)
                 return
-            pub = opened[0]
+            dataset = pub.dataset
+            assert dataset is not None
             number = self.switch.publish(dataset, pub)
             old, self.dataset = self.dataset, dataset
             behind = self.switch.wait_workers(number)

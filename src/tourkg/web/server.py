@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from tourkg.config import Settings
-from tourkg.dataset import OpenDataset, PendingDataset
+from tourkg.dataset import PendingDataset
 from tourkg.ports import check_port, url_host
 from tourkg.web import ENVIRON_KEY, Publisher, build_app
 from tourkg.web.accesslog import AccessLog
@@ -50,15 +50,12 @@ def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Switch, Publi
     if pending.gate is not None:  # the SHACL gate takes a while: time enough to compile every template
         for name in app.jinja_env.list_templates(extensions=("html", "xml")):
             app.jinja_env.get_template(name)
-    opened: list[Publisher] = []
 
-    def meanwhile(dataset: OpenDataset) -> None:  # while the SHACL gate still runs: off the critical path
-        opened.append(Publisher.of(dataset))
-        app.extensions["tourkg"] = opened[0]
-        warm_up(app, opened[0])
+    def warm(pub: Publisher) -> None:  # while the SHACL gate may still run: off the critical path
+        app.extensions["tourkg"] = pub
+        warm_up(app, pub)
 
-    pending.finish(meanwhile)
-    pub = opened[0]
+    pub = Publisher.opened(pending, warm)
     return Switch(app, pub, forwarded=pub.settings.proxy_hops > 0), pub
 
 
