@@ -4,6 +4,7 @@ and any changed byte prepares afresh."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -174,6 +175,7 @@ def test_a_failed_open_leaves_no_process_pipe_or_hold_behind(tmp_path):
     from tourkg.errors import StartupError
 
     def open_descriptors() -> int:
+        gc.collect()  # what earlier tests left to the collector is closed before counting
         return len(os.listdir("/proc/self/fd"))
 
     broken = build_settings({"data": [str(DATA / "generic-syntax-error.ttl")], "cache_dir": str(tmp_path),
@@ -193,4 +195,4 @@ def test_a_failed_open_leaves_no_process_pipe_or_hold_behind(tmp_path):
         for _ in range(3):
             with pytest.raises(expected):
                 PendingDataset(settings).finish(meanwhile)
-        assert open_descriptors() == before and children() <= running
+        assert open_descriptors() <= before and children() <= running  # a leak: one more per attempt
