@@ -62,3 +62,83 @@ def test_a_crafted_request_cannot_forge_or_split_a_line(logged):
     crafted = [line for line in access_lines(logged) if "forged" in line]
     assert len(crafted) == 1 and LINE.match(crafted[0])
     assert "\\x0a" in crafted[0] and "\\x22" in crafted[0] and "\\x5c" in crafted[0]
+
+
+def _lines_of(requests_made: list[dict], headers: list[tuple[str, str]], tmp_path) -> list[str]:
+    """The access log middleware alone, in front of an app answering with ``headers``."""
+    from tourkg.web.accesslog import AccessLog
+
+    def app(environ, start_response):
+        start_response("200 OK", headers)
+        return [b"x" * 7]
+
+    path = tmp_path / "access.log"
+    with path.open("ab") as out:
+        log = AccessLog(app, out.fileno())
+        for environ in requests_made:
+            log(dict(environ), lambda status, sent, exc_info=None: None)
+    return path.read_text().splitlines()
+
+
+def test_a_repeated_request_is_logged_with_its_own_fields(tmp_path):
+    """Escaped request lines and content lengths are kept between requests: each line still says what
+    its own request asked (method, target, query string, client) and what was sent."""
+    base = {"REQUEST_METHOD": "GET", "PATH_INFO": "/page/country/panama", "QUERY_STRING": "",
+            "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    made = [base, base, {**base, "QUERY_STRING": "lang=es"}, {**base, "REQUEST_METHOD": "HEAD"},
+            {**base, "REMOTE_ADDR": "10.0.0.9"}, {**base, "PATH_INFO": "/x\n\"forged"}, base]
+    lines = _lines_of(made, [("Content-Type", "text/html"), ("Content-Length", "7")], tmp_path)
+    assert len(lines) == 7 and all(LINE.match(x) for x in lines)
+    requested = [LINE.match(x).group(1, 3, 4) for x in lines]
+    assert requested == [("127.0.0.1", "GET", "/page/country/panama")] * 2 + [
+        ("127.0.0.1", "GET", "/page/country/panama?lang=es"), ("127.0.0.1", "HEAD", "/page/country/panama"),
+        ("10.0.0.9", "GET", "/page/country/panama"), ("127.0.0.1", "GET", "/x\\x0a\\x22forged"),
+        ("127.0.0.1", "GET", "/page/country/panama")]
+    assert all(LINE.match(x).group(7) == "7" for x in lines)
+
+
+def test_many_distinct_requests_are_all_logged_right(tmp_path):
+    """Past the number of request lines kept, the store is emptied and filled again, never wrong."""
+    from tourkg.web import accesslog
+
+    made = [{"REQUEST_METHOD": "GET", "PATH_INFO": f"/page/n{i}", "QUERY_STRING": "", "REMOTE_ADDR": "::1",
+             "SERVER_PROTOCOL": "HTTP/1.1"} for i in range(accesslog._KEPT + 10)]
+    lines = _lines_of(made + made[:3], [("content-length", "7")], tmp_path)
+    targets = [LINE.match(x).group(4) for x in lines]
+    assert targets == [m["PATH_INFO"] for m in made + made[:3]]
+
+
+def test_the_size_logged_is_the_one_each_answer_declared(tmp_path):
+    """Header lists are looked up by identity: a new list with another length is read again."""
+    from tourkg.web.accesslog import AccessLog
+
+    answers = iter([[("Content-Length", "11")], [("Content-Length", "22")], [("Content-Type", "text/plain")]])
+
+    def app(environ, start_response):
+        start_response("200 OK", next(answers))
+        return [b"abc"]
+
+    path = tmp_path / "access.log"
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "REMOTE_ADDR": "::1",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    with path.open("ab") as out:
+        log = AccessLog(app, out.fileno())
+        for _ in range(3):
+            list(log(dict(environ), lambda status, sent, exc_info=None: None))
+    assert [LINE.match(x).group(7) for x in path.read_text().splitlines()] == ["11", "22", "3"]
+
+
+def test_long_targets_are_logged_but_not_kept(tmp_path):
+    """A long URL is escaped for its own line and not kept, so crafted long URLs cannot grow the store."""
+    from tourkg.web import accesslog
+
+    long_path = "/page/" + "a" * (accesslog._KEPT_TARGET + 1)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": long_path, "QUERY_STRING": "", "REMOTE_ADDR": "::1",
+               "SERVER_PROTOCOL": "HTTP/1.1"}
+    with (tmp_path / "access.log").open("ab") as out:
+        log = accesslog.AccessLog(lambda env, start: start("200 OK", [("Content-Length", "0")]) or [b""],
+                                  out.fileno())
+        log(dict(environ), lambda status, sent, exc_info=None: None)
+        log({**environ, "PATH_INFO": "/page/short"}, lambda status, sent, exc_info=None: None)
+    assert [key[2] for key in log._requests] == ["/page/short"]
+    assert long_path in (tmp_path / "access.log").read_text()
