@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "bench"))
 import synthetic  # noqa: E402
+from readme_nginx import dumps_link_conf  # noqa: E402
 
 BASE = synthetic.BASE + "id/"
 RESOURCE = "visit/v1"
@@ -250,26 +251,22 @@ def start_rdflib_endpoint(data: Path) -> Server:
     return Server("rdflib-endpoint", url, proc, time.monotonic() - started)
 
 
-KEEPALIVE = os.environ.get("BENCH_NGINX_KEEPALIVE", "1") == "1"
 #: First starts of each server per size (medians reported).
 READY_ROUNDS = 3
 
 
 @contextlib.contextmanager
-def nginx(root: Path, upstream: str = "", cache: Path | None = None) -> Iterator[tuple[str, str]]:
+def nginx(root: Path, upstream: str = "", link: Path | None = None) -> Iterator[tuple[str, str]]:
     """nginx sending the files of ``root``/www (sendfile, precompressed .gz), for the dump comparison;
-    with ``upstream``, a second server in front of that tourkg, sending its dumps by X-Accel-Redirect."""
+    with ``upstream``, a second server in front of that tourkg, configured as the README shows for
+    ``--dumps-link`` (``link``): it sends the dumps from the link and passes everything else on."""
     port, front = free_port(), free_port()
     conf = root / "nginx.conf"
-    # Connections to tourkg are kept open (as the README's example does): without it every dump request
-    # paid a new TCP connection on top of its X-Accel-Redirect. Closed by nginx before granian's 5 s.
-    pool = (f"upstream tourkg {{ server {upstream.removeprefix('http://')}; keepalive 16; "
-            "keepalive_timeout 4s; }") if KEEPALIVE else ""
-    target = "http://tourkg" if KEEPALIVE else upstream
-    keep = "proxy_http_version 1.1; proxy_set_header Connection \"\"; " if KEEPALIVE else ""
-    proxy = (f"{pool} server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass {target}; {keep}"
-             f"proxy_set_header Host $http_host; }} location /_tourkg/ {{ internal; alias {cache}/; "
-             "gzip_vary on; } }") if upstream else ""
+    proxy = ""
+    if upstream:
+        assert link is not None
+        http, server = dumps_link_conf(upstream, link)
+        proxy = f"{http} server {{ listen 127.0.0.1:{front}; {server} }}"
     conf.write_text(f"""user {getpass.getuser()}; worker_processes 2; pid {root}/nginx.pid;
 error_log {root}/error.log; daemon off;
 events {{ worker_connections 1024; }}
@@ -431,10 +428,10 @@ class Bench:
                         self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)",
                         rdflib_dump if (ext, encoding) == ("nt", "identity") else None, "MB/s"))
 
-    def fronted_dumps(self, tk: Server, cache: Path) -> None:
-        """tourkg behind nginx, which sends the prepared dumps itself (``--accel-redirect``)."""
+    def fronted_dumps(self, tk: Server, link: Path) -> None:
+        """tourkg behind nginx, which sends the prepared dumps itself from ``--dumps-link``."""
         window = max(3.0, self.seconds / 2)
-        with nginx(self.work, tk.url, cache) as (ng, front):
+        with nginx(self.work, tk.url, link) as (ng, front):
             for ext in ("nt", "ttl"):
                 for encoding in ("identity", "gzip"):
                     headers = {"Accept-Encoding": encoding}
@@ -487,14 +484,15 @@ class Bench:
             if self.size >= 100_000:
                 self.queries(tk, ox, rl)
             self.dumps(tk, cache, rl)
-            stop(tk.proc)
-            tk = start_tourkg(data, cache, "tourkg", "--accel-redirect", "/_tourkg/")
-            self.servers[0] = tk
-            self.fronted_dumps(tk, cache)
             self.report["memory"]["tourkg (supervisor, engine, web workers)"] = pss_mb(tk.proc.pid)
             self.report["memory"]["Oxigraph server"] = pss_mb(ox.proc.pid)
             if rl:
                 self.report["memory"]["rdflib-endpoint"] = pss_mb(rl.proc.pid)
+            stop(tk.proc)
+            link = self.work / f"dumps-link-{self.size}"
+            tk = start_tourkg(data, cache, "tourkg", "--dumps-link", str(link))
+            self.servers[0] = tk
+            self.fronted_dumps(tk, link)
         finally:
             for server in (tk, ox, rl):
                 if server:

@@ -37,6 +37,19 @@ def test_serve_refuses_unreadable_data_naming_file_line_and_column():
     assert "generic-syntax-error.ttl:2:" in result.stderr
 
 
+@pytest.mark.parametrize("store", ["memory", "sparql:http://127.0.0.1:9/sparql"])
+def test_serve_refuses_a_dumps_link_it_cannot_keep(tmp_path, store):
+    """A path that is not a link tourkg made is never replaced; a remote engine has no prepared dumps."""
+    taken = tmp_path / "dumps"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("the operator's")
+    target = taken if store == "memory" else tmp_path / "link"
+    result = run_cli("serve", "--port", str(free_port()), "--store", store, "--dumps-link", str(target))
+    assert result.returncode == 2
+    assert ("not a symbolic link" if store == "memory" else "needs local data") in result.stderr
+    assert (taken / "keep.txt").read_text() == "the operator's" and not (tmp_path / "link").exists()
+
+
 def test_serve_no_validate_serves_non_conforming_data():
     import requests
 

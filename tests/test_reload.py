@@ -102,6 +102,29 @@ def test_sighup_publishes_the_new_data(server):
         assert len([p for p in server.store.iterdir() if p.is_dir()]) <= 2
 
 
+def test_the_dumps_link_follows_a_reload_and_stays_on_refused_data(tmp_path):
+    """``--dumps-link``: the link is moved to the new data's dumps in the same reload that swaps the data
+    in (a web server in front then sends the new dumps), and stays where it was when a reload is refused."""
+    data, args = files(tmp_path)
+    link = tmp_path / "public" / "dumps"
+    with server_process(*args, "--dumps-link", str(link)) as running:
+        first = link.resolve()
+        served = requests.get(running.url + "/dump.nt", headers={"Accept-Encoding": "identity"}, timeout=30)
+        assert link.is_symlink() and (first / "dump.nt").read_bytes() == served.content  # rendered by now
+        with data.open("a") as out:
+            out.write(NEW)
+        reload(running, "now serving data generation")
+        second = link.resolve()
+        assert second != first and link.is_symlink()
+        served = requests.get(running.url + "/dump.nt", headers={"Accept-Encoding": "identity"}, timeout=30)
+        assert NEW_IRI in served.text and (second / "dump.nt").read_bytes() == served.content
+        with data.open("a") as out:
+            out.write(BROKEN)
+        reload(running, "reload refused")
+        assert link.resolve() == second
+    assert not list(link.parent.glob(".dumps.*"))  # no link left half made
+
+
 @pytest.mark.parametrize(("addition", "reason"), [(BROKEN, "syntax error"), (NAMELESS, "does not conform")])
 def test_refused_data_changes_nothing_a_client_sees(server, addition, reason):
     url = server.url

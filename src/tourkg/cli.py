@@ -85,6 +85,7 @@ def validate(data, shapes, ontology, output) -> None:
 @click.option("--engine-allocator", default=None, help=_HELP["engine_allocator"])
 @click.option("--proxy-hops", type=int, default=None, help=_HELP["proxy_hops"])
 @click.option("--accel-redirect", default=None, help=_HELP["accel_redirect"])
+@click.option("--dumps-link", default=None, help=_HELP["dumps_link"])
 @click.option("--title", default=None, help=_HELP["title"])
 @click.option("--description", default=None, help=_HELP["description"])
 @click.option("--license", default=None, help=_HELP["license"])
@@ -106,6 +107,9 @@ def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> Non
     settings = _settings(**flags).replace(validate=not no_validate)
     try:
         check_port(settings.host, settings.port)
+        from tourkg.web.dumps_link import check
+
+        check(settings.dumps_link, settings.store)
         from tourkg.engines.spawn import early_engine
 
         spare = early_engine(settings)  # before rdflib is imported here

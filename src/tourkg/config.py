@@ -88,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
             int),
     Setting("accel_redirect", "", "Behind nginx: the internal location (e.g. /_tourkg/) that nginx maps to "
             "cache_dir; dumps are then sent by nginx itself (X-Accel-Redirect), with sendfile."),
+    Setting("dumps_link", "", "Behind a web server: the path of a symbolic link that tourkg keeps pointing "
+            "at the served data's prepared dumps (dump.nt, dump.nt.gz, …), replaced at once on reload, so "
+            "that nginx sends /dump.* from it without asking tourkg (the README shows nginx's "
+            "configuration)."),
     Setting("title", TOUR_TITLE, "The dataset's title (pages, VoID); for other data: its file names."),
     Setting("description", TOUR_DESCRIPTION, "The dataset's description (pages, VoID)."),
     Setting("license", TOUR_LICENSE, "IRI of the data's licence (empty: none stated, as for other data)."),
@@ -125,6 +129,7 @@ class Settings:
     web_threads: int = _DEFAULTS["web_threads"]
     proxy_hops: int = _DEFAULTS["proxy_hops"]
     accel_redirect: str = _DEFAULTS["accel_redirect"]
+    dumps_link: str = _DEFAULTS["dumps_link"]
     title: str = _DEFAULTS["title"]
     description: str = _DEFAULTS["description"]
     license: str = _DEFAULTS["license"]

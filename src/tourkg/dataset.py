@@ -49,6 +49,11 @@ class OpenDataset:
         """Where rendered representations are shared between processes and restarts (local engines)."""
         return self.prepared.folder / "repr" if self.prepared else None
 
+    @property
+    def dumps_folder(self) -> Path | None:
+        """Where the engine renders the dump files (local engines)."""
+        return self.prepared.folder / "dumps" if self.prepared else None
+
     def close(self) -> None:
         """Close the store and stop the engine process."""
         if self._closed:

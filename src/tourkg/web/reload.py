@@ -21,6 +21,7 @@ from tourkg.config import Settings
 from tourkg.dataset import OpenDataset, PendingDataset, Unchanged
 from tourkg.errors import StartupError
 from tourkg.web import Publisher
+from tourkg.web.dumps_link import point
 from tourkg.web.generations import RELOADING, SERVING, Switch
 
 log = logging.getLogger("tourkg")
@@ -114,6 +115,8 @@ class Reloader:
             dataset = pub.dataset
             assert dataset is not None
             number = self.switch.publish(dataset, pub)
+            if self.settings.dumps_link and dataset.dumps_folder is not None:
+                point(self.settings.dumps_link, dataset.dumps_folder)
             old, self.dataset = self.dataset, dataset
             behind = self.switch.wait_workers(number)
             if behind:

@@ -88,6 +88,10 @@ def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, acc
 
     switch, pub = wsgi_app(settings, pending)
     assert pub.dataset is not None
+    if settings.dumps_link and pub.dataset.dumps_folder is not None:
+        from tourkg.web.dumps_link import point
+
+        point(settings.dumps_link, pub.dataset.dumps_folder)
     reloader = Reloader(settings, switch, pub.dataset, lambda new: warm_up(switch.app, new))
     served: Any = AccessLog(switch) if access_log else switch
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
