@@ -50,6 +50,15 @@ def test_serve_refuses_a_dumps_link_it_cannot_keep(tmp_path, store):
     assert (taken / "keep.txt").read_text() == "the operator's" and not (tmp_path / "link").exists()
 
 
+def test_serve_refuses_a_dumps_link_where_no_link_can_be_made(tmp_path):
+    """Found before anything is prepared: exit status 2 and the reason, no traceback, nothing left."""
+    (tmp_path / "a-file").write_text("")
+    result = run_cli("serve", "--port", str(free_port()), "--cache-dir", str(tmp_path / "cache"),
+                     "--dumps-link", str(tmp_path / "a-file" / "dumps"))
+    assert result.returncode == 2 and "cannot make the symbolic link" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "cache").exists()
+
+
 def test_serve_no_validate_serves_non_conforming_data():
     import requests
 

@@ -142,3 +142,29 @@ def test_long_targets_are_logged_but_not_kept(tmp_path):
         log({**environ, "PATH_INFO": "/page/short"}, lambda status, sent, exc_info=None: None)
     assert [key[2] for key in log._requests] == ["/page/short"]
     assert long_path in (tmp_path / "access.log").read_text()
+
+
+def test_replayed_prepared_answers_are_logged_with_their_own_size(tmp_path):
+    """The fast path tells the access log the length of the prepared answer it replays: each line says
+    the size of its own answer, for two answers replayed in turn, a HEAD and a 304."""
+    from tourkg.web.accesslog import AccessLog
+    from tourkg.web.fastpath import CACHEABLE, FastPath
+
+    def app(environ, start_response):
+        body = b"x" * (5 if environ["PATH_INFO"] == "/a" else 123)
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body))),
+                                  ("ETag", f'"{len(body)}"'), (CACHEABLE, "1")])
+        return [body]
+
+    base = {"REQUEST_METHOD": "GET", "QUERY_STRING": "", "REMOTE_ADDR": "::1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    made = [{**base, "PATH_INFO": p} for p in ("/a", "/b", "/a", "/b", "/a")]
+    made += [{**base, "PATH_INFO": "/b", "REQUEST_METHOD": "HEAD"},
+             {**base, "PATH_INFO": "/b", "HTTP_IF_NONE_MATCH": '"123"'}]
+    path = tmp_path / "access.log"
+    with path.open("ab") as out:
+        log = AccessLog(FastPath(app), out.fileno())
+        for environ in made:
+            b"".join(log(dict(environ), lambda status, sent, exc_info=None: None))
+    logged = [LINE.match(x).group(4, 6, 7) for x in path.read_text().splitlines()]
+    assert logged == [("/a", "200", "5"), ("/b", "200", "123"), ("/a", "200", "5"), ("/b", "200", "123"),
+                      ("/a", "200", "5"), ("/b", "200", "123"), ("/b", "304", "0")]

@@ -94,6 +94,9 @@ def linked(tmp_path_factory):
     link = work / "public" / "dumps"
     port = free_port()
     with server_process("--cache-dir", str(work / "cache"), "--dumps-link", str(link)) as server:
+        for ext in ("nt", "nq", "ttl", "trig", "jsonld", "rdf"):  # rendered now, not in the background
+            for encoding in ("identity", "gzip"):
+                requests.get(f"{server.url}/dump.{ext}", headers={"Accept-Encoding": encoding}, timeout=60)
         http, server_part = dumps_link_conf(server.url, link)
         conf = nginx_conf(work, port, server_part, http=http)
         with web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx") as url:

@@ -125,6 +125,25 @@ def test_the_dumps_link_follows_a_reload_and_stays_on_refused_data(tmp_path):
     assert not list(link.parent.glob(".dumps.*"))  # no link left half made
 
 
+def test_a_reload_whose_dumps_link_cannot_move_is_refused(tmp_path):
+    """The link is moved before the new data is published: when it cannot be (here the operator put a
+    folder in its place), the reload is refused, the old data stays, and the new engine is stopped."""
+    from tests.test_lifecycle import alive, descendants
+
+    data, args = files(tmp_path)
+    link = tmp_path / "dumps"
+    with server_process(*args, "--dumps-link", str(link)) as running:
+        before = descendants(running.proc.pid)
+        link.unlink()
+        link.mkdir()
+        with data.open("a") as out:
+            out.write(NEW)
+        reload(running, "reload refused")
+        assert "cannot make the symbolic link" in running.log() and "generation 0" in generation(running.url)
+        assert requests.get(running.url + "/id/place/testland", allow_redirects=False).status_code == 404
+        wait_for(lambda: not {p for p in descendants(running.proc.pid) - before if alive(p)})
+
+
 @pytest.mark.parametrize(("addition", "reason"), [(BROKEN, "syntax error"), (NAMELESS, "does not conform")])
 def test_refused_data_changes_nothing_a_client_sees(server, addition, reason):
     url = server.url

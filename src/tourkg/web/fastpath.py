@@ -26,6 +26,8 @@ from typing import Any
 
 from werkzeug.http import is_resource_modified, parse_date, unquote_etag
 
+from tourkg.web.accesslog import CONTENT_LENGTH
+
 #: Header a view sets on a response that may be replayed for the same request key (removed before
 #: sending).
 CACHEABLE = "X-Tourkg-Prepared"
@@ -60,6 +62,7 @@ class Prepared:
     not_modified: list[tuple[str, str]]
     born: float = 0.0
     etag_header: str | None = None  # the ETag header as sent: a client echoing it back gets its 304 at once
+    length: str | None = None  # the Content-Length header as sent
 
     @property
     def size(self) -> int:
@@ -186,6 +189,7 @@ class FastPath:
             if not is_resource_modified(environ, etag=entry.etag, last_modified=entry.last_modified):
                 start_response("304 Not Modified", entry.not_modified)
                 return [b""]
+        environ[CONTENT_LENGTH] = entry.length  # for the access log
         start_response(entry.status, entry.headers)
         if head:
             return [b""]
@@ -200,7 +204,8 @@ def _prepared(status: str, headers: list[tuple[str, str]], body: bytes | None, p
     etag = unquote_etag(lower["etag"])[0] if "etag" in lower else None
     modified = parse_date(lower["last-modified"]) if "last-modified" in lower else None
     not_modified = [(k, v) for k, v in kept if k.lower() in _NOT_MODIFIED_KEEP]
-    return Prepared(status, kept, body, path, etag, modified, not_modified, etag_header=lower.get("etag"))
+    return Prepared(status, kept, body, path, etag, modified, not_modified, etag_header=lower.get("etag"),
+                    length=lower.get("content-length"))
 
 
 def _blocks(path: str) -> Iterator[bytes]:

@@ -114,9 +114,15 @@ class Reloader:
                 return
             dataset = pub.dataset
             assert dataset is not None
-            number = self.switch.publish(dataset, pub)
             if self.settings.dumps_link and dataset.dumps_folder is not None:
-                point(self.settings.dumps_link, dataset.dumps_folder)
+                try:  # first: a link that cannot be moved refuses the reload, and nginx goes on sending
+                    # the dumps of the data served (the new ones go out as the workers switch, in a poll)
+                    point(self.settings.dumps_link, dataset.dumps_folder)
+                except StartupError as exc:
+                    dataset.close()
+                    log.error("tourkg: reload refused, still serving the data loaded before: %s", exc.message)
+                    return
+            number = self.switch.publish(dataset, pub)
             old, self.dataset = self.dataset, dataset
             behind = self.switch.wait_workers(number)
             if behind:

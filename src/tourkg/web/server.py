@@ -79,22 +79,34 @@ def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, acc
     """Finish opening the dataset (the engine has been loading meanwhile) and serve until interrupted;
     SIGHUP (or a changed file with ``watch``) reloads without downtime.
 
-    :raises StartupError: when the data cannot be loaded or does not conform, or the port is taken.
+    :raises StartupError: when the data cannot be loaded or does not conform, the port is taken or the
+        dumps link cannot be made (the engine is stopped then).
     """
+    switch, pub = wsgi_app(settings, pending)
+    assert pub.dataset is not None
+    reloader = Reloader(settings, switch, pub.dataset, lambda new: warm_up(switch.app, new))
+    try:
+        _serve(settings, switch, reloader, pub, watch=watch, access_log=access_log)
+    finally:
+        reloader.close()
+        switch.close()
+
+
+def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publisher, *, watch: bool,
+           access_log: bool) -> None:
+    """Check the port, point the dumps link, then run granian until it stops."""
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server import Server
 
-    switch, pub = wsgi_app(settings, pending)
+    served: Any = AccessLog(switch) if access_log else switch
+    check_port(settings.host, settings.port)  # preparing may take a while: still free?
     assert pub.dataset is not None
-    if settings.dumps_link and pub.dataset.dumps_folder is not None:
+    if settings.dumps_link and pub.dataset.dumps_folder is not None:  # once the port is known to be ours
         from tourkg.web.dumps_link import point
 
         point(settings.dumps_link, pub.dataset.dumps_folder)
-    reloader = Reloader(settings, switch, pub.dataset, lambda new: warm_up(switch.app, new))
-    served: Any = AccessLog(switch) if access_log else switch
-    check_port(settings.host, settings.port)  # preparing may take a while: still free?
     server = Server(
         "tourkg", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
         workers=settings.web_workers, blocking_threads=settings.web_threads, backlog=2048,
@@ -117,11 +129,7 @@ def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, acc
     server.on_shutdown(reloader.close)
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
     logging.getLogger("tourkg").setLevel(logging.INFO)
-    try:
-        server.serve(target_loader=in_worker, wrap_loader=False)
-    finally:
-        reloader.close()
-        switch.close()
+    server.serve(target_loader=in_worker, wrap_loader=False)
 
 
 def _announce(settings: Settings, wait: float = 60.0) -> None:
