@@ -438,7 +438,8 @@ class Bench:
                     mine = requests.get(f"{front}/dump.{ext}", headers=headers, timeout=600).content
                     theirs = requests.get(f"{ng}/dump.{ext}", headers=headers, timeout=600).content
                     assert mine == theirs, ext
-                    name = f"dump .{ext}" + (" gzip" if encoding == "gzip" else "") + ", tourkg behind nginx"
+                    packed = " gzip" if encoding == "gzip" else ""
+                    name = f"dump .{ext}{packed}, behind nginx (--dumps-link)"
                     self.report["rows"].append(Row(
                         self.label, name, self.run(f"{front}/dump.{ext}", headers, window),
                         self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)", None, "MB/s"))
