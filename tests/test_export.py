@@ -36,6 +36,12 @@ def export(target: Path, site: str, *extra: str) -> str:
     return result.stderr
 
 
+def live_endpoint(static: str) -> tuple[str, str]:
+    """The export's flags for a site whose ``/sparql`` queries a web server in front sends to a live
+    tourkg: VoID and the service description then name it, as the live server does for that host."""
+    return "--sparql-endpoint", static + "/sparql"
+
+
 def nginx_serving(folder: Path, work: Path, port: int):
     """Debian's nginx serving ``folder`` with the export's own include, on a loopback port."""
     conf = nginx_conf(work, port, f"root {folder};\n    include {folder}/nginx-site.conf;")
@@ -51,7 +57,7 @@ def sites(tmp_path_factory):
     work = tmp_path_factory.mktemp("export")
     port = free_port()
     static = f"http://127.0.0.1:{port}"
-    export(work / "site", static + "/")
+    export(work / "site", static + "/", *live_endpoint(static))
     with nginx_serving(work / "site", work, port), running_server() as live:
         yield static, live, work / "site"
 
@@ -156,7 +162,7 @@ def test_a_second_export_rewrites_nothing_and_no_partial_file_is_left(sites, tmp
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     stamps = {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()}
-    said = export(copy, static + "/")
+    said = export(copy, static + "/", *live_endpoint(static))
     assert re.search(r"\(0 written, [\d,]+ unchanged, 0 removed\)", said), said
     assert {p: p.stat().st_mtime_ns for p in copy.rglob("*") if p.is_file()} == stamps
     assert not list(copy.rglob("*.part"))
@@ -164,7 +170,7 @@ def test_a_second_export_rewrites_nothing_and_no_partial_file_is_left(sites, tmp
 
 def test_several_processes_export_the_same_bytes(sites, tmp_path):
     static, _, folder = sites
-    said = export(tmp_path / "parallel", static + "/", "--processes", "3")
+    said = export(tmp_path / "parallel", static + "/", "--processes", "3", *live_endpoint(static))
     assert "written" in said
     ours = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     theirs = {p.relative_to(tmp_path / "parallel"): p.read_bytes()
@@ -189,11 +195,33 @@ def test_search_index_shards_and_the_static_search_page(sites):
     assert all(p.stat().st_size < 300_000 for p in (folder / "search" / "index").iterdir())
 
 
-def test_query_page_names_the_live_endpoint(tmp_path):
+def test_query_page_void_and_service_description_name_the_live_endpoint(tmp_path):
+    from rdflib import Graph, URIRef
+    from rdflib.namespace import VOID
+
     export(tmp_path / "site", "https://data.example.org/", "--sparql-endpoint",
            "https://query.example.org/sparql")
     page = (tmp_path / "site" / "sparql.html").read_text()
     assert 'action="https://query.example.org/sparql"' in page
+    void = Graph().parse(tmp_path / "site" / ".well-known" / "void.ttl")
+    assert set(void.objects(None, VOID.sparqlEndpoint)) == {URIRef("https://query.example.org/sparql")}
+    described = Graph().parse(tmp_path / "site" / "sparql.ttl")
+    endpoint = URIRef("http://www.w3.org/ns/sparql-service-description#endpoint")
+    assert set(described.objects(None, endpoint)) == {URIRef("https://query.example.org/sparql")}
+
+
+def test_without_a_live_endpoint_no_endpoint_is_claimed(tmp_path):
+    """A static export answers no query: VoID names no SPARQL endpoint and no service description is
+    written (the web server answers 406 for one); the query page is still there."""
+    from rdflib import Graph
+    from rdflib.namespace import VOID
+
+    export(tmp_path / "site", "https://data.example.org/")
+    site = tmp_path / "site"
+    void = Graph().parse(site / ".well-known" / "void.ttl")
+    assert not set(void.objects(None, VOID.sparqlEndpoint)) and len(void) > 20
+    assert "sparqlEndpoint" not in (site / ".well-known" / "void.html").read_text()
+    assert (site / "sparql.html").exists() and not list(site.glob("sparql.[!h]*"))
 
 
 def test_gzipped_dump_files_are_the_prepared_gzip(sites):
@@ -295,13 +323,14 @@ def test_every_engine_exports_the_same_site(sites, tmp_path, engine):
 
     static, _, folder = sites
     if engine == "oxigraph":
-        export(tmp_path / "site", static + "/", "--store", f"oxigraph:{tmp_path / 'store'}")
+        export(tmp_path / "site", static + "/", "--store", f"oxigraph:{tmp_path / 'store'}",
+               *live_endpoint(static))
     else:
         merged = tmp_path / "tour.nq"
         subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nq", "--merged-default-graph",
                         "-o", str(merged)], cwd=ROOT, check=True, capture_output=True)
         with oxigraph_server(merged) as endpoint:
-            export(tmp_path / "site", static + "/", "--store", f"sparql:{endpoint}")
+            export(tmp_path / "site", static + "/", "--store", f"sparql:{endpoint}", *live_endpoint(static))
     theirs = {p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*") if p.is_file()}
     ours = {p.relative_to(folder) for p in folder.rglob("*") if p.is_file()}
     assert ours == theirs

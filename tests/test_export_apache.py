@@ -20,6 +20,7 @@ from test_export import (
     check_data_formats,
     check_gzip_and_revalidation,
     export,
+    live_endpoint,
     live_sitemap_paths,
     resource_names,
     same,
@@ -42,7 +43,7 @@ def sites():
     work.chmod(0o755)
     port = free_port()
     static = f"http://127.0.0.1:{port}"
-    export(work / "site", static + "/")
+    export(work / "site", static + "/", *live_endpoint(static))
     modules = "\n".join(f"LoadModule {name}_module {MODULES}/mod_{name}.so" for name in
                         ("mpm_event", "authz_core", "dir", "mime", "rewrite", "headers"))
     user = "User www-data\nGroup www-data\n" if os.geteuid() == 0 else ""

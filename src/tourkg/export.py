@@ -90,6 +90,9 @@ class Exporter:
         self.in_browser_sparql = in_browser_sparql
         self.site = site.rstrip("/") + "/"
         self.sparql_endpoint = sparql_endpoint
+        # VoID and the service description name the live endpoint, or none: the export's own /sparql is
+        # only the query page (a static file answers no query).
+        pub.sparql_endpoint = sparql_endpoint or ""
         self.app = create_app(pub.settings, publisher_=pub)
         origin = urlsplit(self.site)
         port = origin.port or (443 if origin.scheme == "https" else 80)
@@ -333,6 +336,8 @@ class Exporter:
             if path == "/shapes" and not len(self.pub.shapes):
                 continue
             for fmt in offers:
+                if path == "/sparql" and fmt is not formats.HTML and not self.sparql_endpoint:
+                    continue  # no endpoint to describe: the web server answers 406 for its description
                 data = self.body(path, fmt.media_type)
                 if data is None:
                     continue

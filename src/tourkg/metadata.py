@@ -55,13 +55,15 @@ def _namespace(iri: str) -> str:
 
 
 def void_graph(store: Store, iris: IriMap, settings: Settings, site: str,
-               entries: list[EntryPoint] | None = None) -> Graph:
+               entries: list[EntryPoint] | None = None, endpoint: str | None = None) -> Graph:
     """The VoID + DCAT description of the served dataset.
 
     :param site: the serving origin (``http://host:port/``), so endpoint and dump links resolve here.
     :param entries: the landing page's entry points, when already known (their first items are VoID's
         example resources).
+    :param endpoint: the SPARQL endpoint to name: ``None``, ``site``'s own ``/sparql``; ``""``, none.
     """
+    endpoint = site + "sparql" if endpoint is None else endpoint
     stats = store.stats()
     graph = Graph()
     for prefix, namespace in prefixes(iris.base).items():
@@ -78,9 +80,11 @@ def void_graph(store: Store, iris: IriMap, settings: Settings, site: str,
                  (VOID.distinctObjects, Literal(stats.objects)),
                  (VOID.classes, Literal(len(stats.classes))),
                  (VOID.properties, Literal(len(stats.properties))),
-                 (VOID.sparqlEndpoint, URIRef(site + "sparql")), (VOID.uriSpace, Literal(iris.base + "id/")),
+                 (VOID.uriSpace, Literal(iris.base + "id/")),
                  (DCAT.landingPage, URIRef(site)), (FOAF.homepage, URIRef(site))):
         graph.add((ds, p, o))
+    if endpoint:
+        graph.add((ds, VOID.sparqlEndpoint, URIRef(endpoint)))
     if settings.publisher:
         publisher = stable_bnode("publisher")
         graph.add((ds, DCT.publisher, publisher))

@@ -53,6 +53,9 @@ class Publisher:
     repr_folder: Path | None = None
     ttl: float | None = None
     dataset: OpenDataset | None = None
+    #: The SPARQL endpoint VoID and the service description name: ``None``, this server's own ``/sparql``;
+    #: otherwise that URL, or ``""`` for none (a static export, whose ``/sparql`` is only the query page).
+    sparql_endpoint: str | None = None
     _cache: OrderedDict[Any, Any] = field(default_factory=OrderedDict)
     _pinned: dict[Any, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)

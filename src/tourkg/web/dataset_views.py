@@ -61,16 +61,18 @@ def _render_document(key: str, graph: Graph, site: str) -> bytes:
                            jsonld=jsonld).encode()
 
 
-def _graph_document(key: str, graph_of: Callable[[str], Graph], fmt: Format) -> Response:
+def _graph_document(key: str, graph_of: Callable[[str], Graph], fmt: Format,
+                    variant: str | None = None) -> Response:
     """A small RDF document (VoID, shapes, ontology) in ``fmt`` or as HTML; ``graph_of(site)`` builds it
-    for the serving origin ``site``."""
+    for the serving origin ``site``; ``variant``: what else it depends on (kept apart under it)."""
     pub = publisher()
     if fmt is formats.HTML:
-        body = pub.for_origin((key, "html"), lambda site: _render_document(key, graph_of(site), site),
-                              request.host_url)
+        body = pub.for_origin((key, variant, "html"),
+                              lambda site: _render_document(key, graph_of(site), site), request.host_url)
         links = alternates((f, f"{request.path}?format={f.extension}") for f in RDF_OFFERS)
         return representation(body, formats.HTML.content_type, vary=("Accept",), links=links)
-    body = pub.for_origin((key, fmt.name), lambda site: _serialize(graph_of(site), fmt), request.host_url)
+    body = pub.for_origin((key, variant, fmt.name), lambda site: _serialize(graph_of(site), fmt),
+                          request.host_url)
     return representation(body, fmt.content_type, vary=("Accept",))
 
 
@@ -127,8 +129,9 @@ def void() -> Response:
     """VoID + DCAT description (Turtle unless the client asks for another RDF syntax)."""
     pub = publisher()
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
-    return _graph_document("void", lambda site: metadata.void_graph(pub.store, pub.iris, pub.settings, site,
-                                                                    _entry_points(LANGUAGES[0])), fmt)
+    return _graph_document("void", lambda site: metadata.void_graph(
+        pub.store, pub.iris, pub.settings, site, _entry_points(LANGUAGES[0]), pub.sparql_endpoint), fmt,
+        variant=pub.sparql_endpoint)
 
 
 @bp.get("/ontology")

@@ -90,8 +90,9 @@ def _no_query() -> Response:
     if fmt is formats.HTML:
         return _page(next((e.text for e in _examples()), STARTER_QUERY))
     pub = publisher()
-    body = pub.cached(("service-description", request.base_url, fmt.name), lambda: serialize_description(
-        describe_service(request.base_url, pub.settings, pub.store), fmt))
+    endpoint = pub.sparql_endpoint or request.base_url  # the export may name a live endpoint elsewhere
+    body = pub.cached(("service-description", endpoint, fmt.name), lambda: serialize_description(
+        describe_service(endpoint, pub.settings, pub.store), fmt))
     return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
 
 
