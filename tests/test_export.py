@@ -203,6 +203,7 @@ def test_query_page_void_and_service_description_name_the_live_endpoint(tmp_path
            "https://query.example.org/sparql")
     page = (tmp_path / "site" / "sparql.html").read_text()
     assert 'action="https://query.example.org/sparql"' in page
+    assert "LIMIT 5' https://query.example.org/sparql</code>" in page  # the example from code
     void = Graph().parse(tmp_path / "site" / ".well-known" / "void.ttl")
     assert set(void.objects(None, VOID.sparqlEndpoint)) == {URIRef("https://query.example.org/sparql")}
     described = Graph().parse(tmp_path / "site" / "sparql.ttl")
@@ -211,8 +212,9 @@ def test_query_page_void_and_service_description_name_the_live_endpoint(tmp_path
 
 
 def test_without_a_live_endpoint_no_endpoint_is_claimed(tmp_path):
-    """A static export answers no query: VoID names no SPARQL endpoint and no service description is
-    written (the web server answers 406 for one); the query page is still there."""
+    """A static export answers no query: VoID names no SPARQL endpoint, no service description is written
+    (the web server answers 406 for one), and neither the query page nor the landing page offers an
+    endpoint; the query page is still there."""
     from rdflib import Graph
     from rdflib.namespace import VOID
 
@@ -222,6 +224,10 @@ def test_without_a_live_endpoint_no_endpoint_is_claimed(tmp_path):
     assert not set(void.objects(None, VOID.sparqlEndpoint)) and len(void) > 20
     assert "sparqlEndpoint" not in (site / ".well-known" / "void.html").read_text()
     assert (site / "sparql.html").exists() and not list(site.glob("sparql.[!h]*"))
+    page = (site / "sparql.html").read_text()
+    assert "no SPARQL endpoint answers here" in page and "curl" not in page
+    landing = (site / "index.html").read_text()
+    assert ">query page</a>" in landing and "SPARQL endpoint" not in landing
 
 
 def test_gzipped_dump_files_are_the_prepared_gzip(sites):

@@ -82,7 +82,8 @@ def index() -> Response:
 
     In English only: its text is not translated, so Spanish labels inside it would be mislabelled."""
     pub = publisher()
-    body = pub.for_origin(("index",), lambda site: _render_index(LANGUAGES[0], site), request.host_url)
+    body = pub.for_origin(("index", pub.sparql_endpoint), lambda site: _render_index(LANGUAGES[0], site),
+                          request.host_url)
     return representation(body, formats.HTML.content_type, headers={"Content-Language": LANGUAGES[0]},
                           links=[("/.well-known/void", "describedby", TURTLE.media_type)])
 
@@ -99,7 +100,8 @@ def _render_index(lang: str, site: str) -> bytes:
               "distribution": downloads, **({"license": settings.license} if settings.license else {})}
     entries = _entry_points(lang)  # first: the engine finishes its statistics meanwhile
     return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
-                           entries=entries, dumps=_DUMPS.values(), settings=settings, site=site).encode()
+                           entries=entries, dumps=_DUMPS.values(), settings=settings, site=site,
+                           live_endpoint=pub.sparql_endpoint != "").encode()
 
 
 def _entry_points(lang: str) -> list[metadata.EntryPoint]:

@@ -136,7 +136,8 @@ def _page(text: str, *, table: Table | None = None, error: TourkgError | None = 
     body = render_template(
         "sparql.html", query_text=text, table=table, error=error, downloads=downloads,
         examples=_examples(), choices=formats.RESULTS + formats.RDF, selected=request.args.get("format"),
-        link=_link, short=lambda iri: shorten(iri, known), settings=pub.settings)
+        link=_link, short=lambda iri: shorten(iri, known), settings=pub.settings,
+        endpoint=request.base_url if pub.sparql_endpoint is None else pub.sparql_endpoint)
     status = error.status if error else 200
     return Response(body, status=status, content_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
 
