@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
@@ -446,3 +447,28 @@ def test_the_static_search_finds_words_in_any_script(tmp_path, browser):
             browser.get(f"{static}/search?q={query}")
             WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.results a"))
             assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "ol.results a")] == [label]
+
+
+def test_the_app_names_the_endpoint_it_is_given_or_none(tour_settings, tour_publisher):
+    """One rule (``Publisher.endpoint``) for VoID, the service description, the query page and the
+    landing page: this server's /sparql by default, another URL when given, none for a static copy."""
+    import dataclasses
+
+    from tourkg.web import create_app
+
+    for given, named in ((None, "http://localhost/sparql"), ("https://q.example.org/sparql",
+                                                             "https://q.example.org/sparql"), ("", None)):
+        pub = dataclasses.replace(tour_publisher, sparql_endpoint=given, _cache=OrderedDict(), _pinned={})
+        client = create_app(tour_settings, publisher_=pub).test_client()
+        void = client.get("/.well-known/void", headers={"Accept": "application/n-triples"}).text
+        described = client.get("/sparql", headers={"Accept": "text/turtle"})
+        page = client.get("/sparql", headers={"Accept": "text/html"}).text
+        landing = client.get("/").text
+        if named:
+            assert f"<http://rdfs.org/ns/void#sparqlEndpoint> <{named}>" in void
+            assert described.status_code == 200 and f"<{named}>" in described.text
+            assert f"LIMIT 5' {named}</code>" in page and ">SPARQL endpoint</a>" in landing
+        else:
+            assert "sparqlEndpoint" not in void and described.status_code == 406
+            assert "no SPARQL endpoint answers here" in page and ">query page</a>" in landing
+        assert f'action="{given or "/sparql"}"' in page

@@ -337,13 +337,10 @@ class Exporter:
                 continue
             for fmt in offers:
                 if path == "/sparql" and fmt is not formats.HTML and not self.sparql_endpoint:
-                    continue  # no endpoint to describe: the web server answers 406 for its description
+                    continue  # no endpoint to describe (the app answers 406; the web server too)
                 data = self.body(path, fmt.media_type)
                 if data is None:
                     continue
-                if path == "/sparql" and fmt is formats.HTML and self.sparql_endpoint:
-                    live = f'action="{escape(self.sparql_endpoint)}"'.encode()
-                    data = data.replace(b'action="/sparql"', live)
                 if path == "/sparql" and fmt is formats.HTML and self.in_browser_sparql:
                     script = b'<script type="module" src="/static/sparql-in-browser.js"></script>\n</head>'
                     data = data.replace(b"</head>", script, 1)

@@ -55,15 +55,14 @@ def _namespace(iri: str) -> str:
 
 
 def void_graph(store: Store, iris: IriMap, settings: Settings, site: str,
-               entries: list[EntryPoint] | None = None, endpoint: str | None = None) -> Graph:
+               entries: list[EntryPoint] | None = None, endpoint: str = "") -> Graph:
     """The VoID + DCAT description of the served dataset.
 
     :param site: the serving origin (``http://host:port/``), so endpoint and dump links resolve here.
     :param entries: the landing page's entry points, when already known (their first items are VoID's
         example resources).
-    :param endpoint: the SPARQL endpoint to name: ``None``, ``site``'s own ``/sparql``; ``""``, none.
+    :param endpoint: the SPARQL endpoint to name (``""``: none).
     """
-    endpoint = site + "sparql" if endpoint is None else endpoint
     stats = store.stats()
     graph = Graph()
     for prefix, namespace in prefixes(iris.base).items():

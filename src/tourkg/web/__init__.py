@@ -107,6 +107,11 @@ class Publisher:
                 self._recent.popitem(last=False)
         return value
 
+    def endpoint(self, own: str) -> str:
+        """The SPARQL endpoint to name (VoID, the service description, the query page): ``own`` (this
+        server's ``/sparql``) unless ``sparql_endpoint`` names another, or ``""`` for none."""
+        return own if self.sparql_endpoint is None else self.sparql_endpoint
+
     def for_origin(self, key: Any, render: Any, site: str) -> bytes:
         """A document naming the server's own origin (the landing page, VoID, the sitemap): rendered
         once with a placeholder origin, shared between workers and restarts like a page, then given the

@@ -101,7 +101,7 @@ def _render_index(lang: str, site: str) -> bytes:
     entries = _entry_points(lang)  # first: the engine finishes its statistics meanwhile
     return render_template("index.html", lang=lang, stats=pub.store.stats(), queries=queries, jsonld=jsonld,
                            entries=entries, dumps=_DUMPS.values(), settings=settings, site=site,
-                           live_endpoint=pub.sparql_endpoint != "").encode()
+                           live_endpoint=bool(pub.endpoint(site + "sparql"))).encode()
 
 
 def _entry_points(lang: str) -> list[metadata.EntryPoint]:
@@ -132,8 +132,8 @@ def void() -> Response:
     pub = publisher()
     fmt = choose_format(request.headers.get("Accept"), request.args.get("format"), DOCUMENT_OFFERS, TURTLE)
     return _graph_document("void", lambda site: metadata.void_graph(
-        pub.store, pub.iris, pub.settings, site, _entry_points(LANGUAGES[0]), pub.sparql_endpoint), fmt,
-        variant=pub.sparql_endpoint)
+        pub.store, pub.iris, pub.settings, site, _entry_points(LANGUAGES[0]), pub.endpoint(site + "sparql")),
+        fmt, variant=pub.sparql_endpoint)
 
 
 @bp.get("/ontology")

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 
 from tourkg import formats, sparql
-from tourkg.errors import TourkgError
+from tourkg.errors import NotAcceptable, TourkgError
 from tourkg.namespaces import served_prefixes
 from tourkg.queries import Example, examples
 from tourkg.result_table import TABLE_FORMATS, Cell, Table, shorten, to_table
@@ -90,7 +90,10 @@ def _no_query() -> Response:
     if fmt is formats.HTML:
         return _page(next((e.text for e in _examples()), STARTER_QUERY))
     pub = publisher()
-    endpoint = pub.sparql_endpoint or request.base_url  # the export may name a live endpoint elsewhere
+    endpoint = pub.endpoint(request.base_url)  # the export may name a live endpoint elsewhere, or none
+    if not endpoint:
+        raise NotAcceptable("No SPARQL endpoint answers here (a static copy of the site): there is no "
+                            "service description; the dumps hold the data.")
     body = pub.cached(("service-description", endpoint, fmt.name), lambda: serialize_description(
         describe_service(endpoint, pub.settings, pub.store), fmt))
     return Response(body, content_type=fmt.content_type, headers={"Vary": "Accept"})
@@ -133,11 +136,12 @@ def _page(text: str, *, table: Table | None = None, error: TourkgError | None = 
     if error is not None and error.status >= 500:  # shown in the page, but the operator must see it too
         log.warning("%s on the query page: %s", error.title, escape(error.message))
     known = served_prefixes(pub.settings.base_uri)  # once per page, not once per cell
+    here = url_for("sparql.endpoint")  # the form's action, unless queries go to a live endpoint elsewhere
     body = render_template(
         "sparql.html", query_text=text, table=table, error=error, downloads=downloads,
         examples=_examples(), choices=formats.RESULTS + formats.RDF, selected=request.args.get("format"),
         link=_link, short=lambda iri: shorten(iri, known), settings=pub.settings,
-        endpoint=request.base_url if pub.sparql_endpoint is None else pub.sparql_endpoint)
+        endpoint=pub.endpoint(request.base_url), action=pub.endpoint(here) or here)
     status = error.status if error else 200
     return Response(body, status=status, content_type="text/html; charset=utf-8", headers={"Vary": "Accept"})
 
