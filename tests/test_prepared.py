@@ -36,7 +36,7 @@ def wait_prepared(folder: Path, wait: float = 60.0) -> dict:
     pytest.fail("background preparation did not finish")
 
 
-def serve_once(*args: str, until_prepared: Path | None = None) -> str:
+def serve_once(*args: str, until_prepared: Path | None = None, prepared_wait: float = 60.0) -> str:
     """Start, ask for a page, stop (once the background preparation of the datasets under
     ``until_prepared`` is done, when given: it runs below the requests in priority, and a server stopped
     before it ends leaves it for the next start); the server's log (stderr)."""
@@ -47,7 +47,7 @@ def serve_once(*args: str, until_prepared: Path | None = None) -> str:
         assert proc.stdout.readline().startswith("tourkg: serving on")
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
         if until_prepared is not None:
-            wait_prepared(next(p for p in until_prepared.iterdir() if p.is_dir()))
+            wait_prepared(next(p for p in until_prepared.iterdir() if p.is_dir()), prepared_wait)
     finally:
         proc.terminate()
         _out, err = proc.communicate(timeout=30)
@@ -196,3 +196,32 @@ def test_a_failed_open_leaves_no_process_pipe_or_hold_behind(tmp_path):
             with pytest.raises(expected):
                 PendingDataset(settings).finish(meanwhile)
         assert open_descriptors() <= before and children() <= running  # a leak: one more per attempt
+
+
+def test_a_first_start_defers_the_rest_of_the_preparation_until_the_server_answers(tmp_path):
+    """On a server's first start, the engine renders the other dumps and the snapshot only once told that
+    the server answers (their CPU would go to the start); a dump asked for meanwhile is rendered at once;
+    and ``tourkg serve`` does tell it."""
+    from tourkg.dataset import PendingDataset
+    from tourkg.engines.process import SERVING_WAIT
+    from tourkg.formats import by_name
+
+    settings = build_settings({"data": [str(DATA / "generic.ttl")], "cache_dir": str(tmp_path / "a")})
+    dataset = PendingDataset(settings, defer_rest=True).finish()
+    try:
+        dataset.store.stats()  # the first preparation (statistics, N-Triples) is done, the rest waits
+        time.sleep(1.0)
+        assert dataset.store.status()["prepared"] is False
+        assert not (dataset.dumps_folder / "dump.ttl").exists()
+        assert dataset.store.dump(by_name("turtle")).path.exists()  # asked for: rendered at once
+        dataset.serving()
+        wait_prepared(dataset.prepared.folder)
+        assert (dataset.prepared.folder / "store").is_dir()
+        assert (dataset.dumps_folder / "dump.jsonld").exists()
+    finally:
+        dataset.close()
+    served = tmp_path / "b"
+    # well before the engine would go on by itself (SERVING_WAIT)
+    assert SERVING_WAIT >= 30
+    serve_once("--data", str(DATA / "generic.ttl"), "--cache-dir", str(served), until_prepared=served,
+               prepared_wait=15.0)

@@ -107,7 +107,7 @@ def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> Non
     settings = _settings(**flags).replace(validate=not no_validate)
     try:
         check_port(settings.host, settings.port)
-        from tourkg.web.dumps_link import check
+        from tourkg.dumps_link import check
 
         check(settings.dumps_link, settings.store)
         from tourkg.engines.spawn import early_engine
@@ -115,7 +115,7 @@ def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> Non
         spare = early_engine(settings)  # before rdflib is imported here
         from tourkg.dataset import start_dataset
 
-        pending = start_dataset(settings, spare)  # the engine loads while the web framework is imported
+        pending = start_dataset(settings, spare, defer_rest=True)  # loads while the web framework is imported
         from tourkg.web.server import run
 
         run(settings, pending, watch=watch, access_log=access_log)

@@ -54,6 +54,12 @@ class OpenDataset:
         """Where the engine renders the dump files (local engines)."""
         return self.prepared.folder / "dumps" if self.prepared else None
 
+    def serving(self) -> None:
+        """The server answers: the engine may now render what it deferred (``defer_rest``)."""
+        if self.engine is not None and not self._closed:
+            with contextlib.suppress(Exception):  # a missed word only delays the rest (SERVING_WAIT)
+                self.store.serving()  # type: ignore[attr-defined] - the local engines' store
+
     def close(self) -> None:
         """Close the store and stop the engine process."""
         if self._closed:
@@ -90,10 +96,13 @@ class PendingDataset:
     :param unless_key: raise :class:`Unchanged` instead when the files' key is this one (a reload).
     """
 
-    def __init__(self, settings: Settings, unless_key: str | None = None, spare: Any = None) -> None:
-        """``spare``: an engine process started beforehand (``engines.spawn``), used or discarded."""
+    def __init__(self, settings: Settings, unless_key: str | None = None, spare: Any = None,
+                 defer_rest: bool = False) -> None:
+        """``spare``: an engine process started beforehand (``engines.spawn``), used or discarded.
+        ``defer_rest``: the engine renders what no first request needs (the other dumps, the snapshot)
+        only after :meth:`OpenDataset.serving` (a server's first start)."""
         try:
-            self._start(settings, unless_key, spare)
+            self._start(settings, unless_key, spare, defer_rest)
         except BaseException:
             engine = getattr(self, "engine", None)
             if engine is not None:  # the spare, if any, became this engine
@@ -105,7 +114,7 @@ class PendingDataset:
                 held.close()
             raise
 
-    def _start(self, settings: Settings, unless_key: str | None, spare: Any) -> None:
+    def _start(self, settings: Settings, unless_key: str | None, spare: Any, defer_rest: bool) -> None:
         self.settings = settings
         self.mode, argument = engine_mode(settings.store)
         self.argument = argument or ""
@@ -127,7 +136,7 @@ class PendingDataset:
         if self.mode == "disk":
             disk = _disk_folder(Path(self.argument), self.prepared.key, unless_key)
         self.hold = hold(self.prepared.folder)  # kept open while served: never evicted meanwhile
-        self.engine = EngineProcess(self.prepared, self.mode, disk, spare)
+        self.engine = EngineProcess(self.prepared, self.mode, disk, spare, defer_rest)
         self.gate = _start_gate(self.prepared)
 
     def finish(self, meanwhile: Callable[[OpenDataset], None] | None = None) -> OpenDataset:
@@ -212,10 +221,10 @@ def _disk_folder(root: Path, key: str, keep: str | None) -> str:
     return str(root / key)
 
 
-def start_dataset(settings: Settings, spare: Any = None) -> PendingDataset:
+def start_dataset(settings: Settings, spare: Any = None, defer_rest: bool = False) -> PendingDataset:
     """Start opening the dataset of ``settings`` (see :class:`PendingDataset`), in the engine process
     ``spare`` when one was started beforehand."""
-    return PendingDataset(settings, spare=spare)
+    return PendingDataset(settings, spare=spare, defer_rest=defer_rest)
 
 
 def open_dataset(settings: Settings) -> OpenDataset:

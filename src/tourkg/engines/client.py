@@ -59,8 +59,10 @@ class EngineProcess:
     """The engine process of a prepared dataset: started at once, restarted when it stops."""
 
     def __init__(self, prepared: Prepared, mode: str = "memory", disk_dir: str | None = None,
-                 spare: subprocess.Popen | None = None) -> None:
-        """``spare``: an engine started beforehand (:func:`spawn.spawn`), given this plan first."""
+                 spare: subprocess.Popen | None = None, defer_rest: bool = False) -> None:
+        """``spare``: an engine started beforehand (:func:`spawn.spawn`), given this plan first.
+        ``defer_rest``: the engine renders the other dumps and the snapshot only once told that the server
+        answers (:meth:`EngineStore.serving`), so that a first start's CPU goes to the start."""
         self.prepared = prepared
         self.address = str(Path(tempfile.mkdtemp(prefix="tourkg-")) / "engine.sock")
         self.authkey = os.urandom(16)
@@ -69,7 +71,7 @@ class EngineProcess:
             "socket": self.address, "authkey": self.authkey.hex(), "inputs": list(prepared.inputs),
             "prefixes": prepared.prefixes, "progress": sys.stderr.isatty(),
             "rewrite": [prepared.settings.data_base_uri, prepared.settings.base_uri],
-            "admission": admission_limits(prepared.settings),
+            "admission": admission_limits(prepared.settings), "defer_rest": defer_rest,
         }
         self.meta: dict[str, Any] = {}
         self.restarts = 0
@@ -129,6 +131,7 @@ class EngineProcess:
                     return
                 self.restarts += 1
                 log.warning("engine process exited (status %s); starting a new one", status)
+                self.plan["defer_rest"] = False  # serving already: nobody would say so again
                 self._start()
             try:
                 self.wait_ready()
@@ -356,6 +359,10 @@ class EngineStore:
         """The dump file (rendered by the engine on first need, then kept)."""
         path, etag, size = self._call("dump", fmt.extension, gzipped, wait=600.0)
         return Dump(Path(path), etag, size)
+
+    def serving(self) -> None:
+        """Tell the engine that the server answers: it may render the rest (plan ``defer_rest``)."""
+        self._call("serving")
 
     def status(self, wait: float = LOOKUP_WAIT) -> dict[str, Any]:
         """The engine's state: which copy it serves from, whether background preparation is done, and

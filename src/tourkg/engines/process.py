@@ -50,6 +50,9 @@ _WATCHDOG_TICK = 0.02
 LISTS_KEPT = 8
 #: Longest wait for the statistics computed after start-up (a second or two on a million triples).
 STATS_WAIT = 300.0
+#: Longest wait for the supervisor's word that it serves (plan ``defer_rest``) before the rest of the
+#: preparation starts anyway.
+SERVING_WAIT = 30.0
 
 
 def log(message: str) -> None:
@@ -71,6 +74,10 @@ class Engine:
         self.meta: dict[str, Any] = {}
         self.merged = False
         self.details_ready = threading.Event()
+        #: Set once the web workers answer (op ``serving``): the rest of the preparation waits for it.
+        self.serving = threading.Event()
+        if not plan.get("defer_rest"):
+            self.serving.set()
         self.running: dict[int, float] = {}  # query token → deadline (monotonic)
         self._tokens = 0
         self._lock = threading.Lock()
@@ -272,6 +279,9 @@ class Engine:
             assert self.dumps is not None
             path, etag, size = self.dumps.ensure(*args)
             return str(path), etag, size
+        if op == "serving":
+            self.serving.set()
+            return None
         if op == "status":
             return {"engine": self.meta.get("engine", "in memory"), "pid": os.getpid(),
                     "allocator": allocator.in_use(),
@@ -514,6 +524,10 @@ def _prepare_in_background(engine: Engine) -> None:
     # starts from it (RocksDB's) inherit it, so preparing never slows down serving.
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    # On a first start, not before the server answers: the other dumps and the snapshot are no route's
+    # first need, and their CPU would go to the start (0.1 s of it on the tour, whose start is bound by
+    # CPU); a request for one of these dumps meanwhile renders it at once.
+    engine.serving.wait(SERVING_WAIT)
     try:
         engine.prepare_rest()
         _say({"event": "prepared"})

@@ -19,9 +19,9 @@ from typing import Any
 
 from tourkg.config import Settings
 from tourkg.dataset import OpenDataset, PendingDataset, Unchanged
+from tourkg.dumps_link import point
 from tourkg.errors import StartupError
 from tourkg.web import Publisher
-from tourkg.web.dumps_link import point
 from tourkg.web.generations import RELOADING, SERVING, Switch
 
 log = logging.getLogger("tourkg")

@@ -19,8 +19,13 @@ import threading
 import time
 from typing import Any
 
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server import Server
+
 from tourkg.config import Settings
-from tourkg.dataset import PendingDataset
+from tourkg.dataset import OpenDataset, PendingDataset
 from tourkg.ports import check_port, url_host
 from tourkg.web import ENVIRON_KEY, Publisher, build_app
 from tourkg.web.accesslog import AccessLog
@@ -95,16 +100,11 @@ def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, acc
 def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publisher, *, watch: bool,
            access_log: bool) -> None:
     """Check the port, point the dumps link, then run granian until it stops."""
-    from granian.constants import Interfaces
-    from granian.http import HTTP1Settings
-    from granian.log import LogLevels
-    from granian.server import Server
-
     served: Any = AccessLog(switch) if access_log else switch
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
     assert pub.dataset is not None
     if settings.dumps_link and pub.dataset.dumps_folder is not None:  # once the port is known to be ours
-        from tourkg.web.dumps_link import point
+        from tourkg.dumps_link import point
 
         point(settings.dumps_link, pub.dataset.dumps_folder)
     server = Server(
@@ -119,7 +119,7 @@ def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publishe
         reloader.install_signal()  # after granian's own handlers: SIGHUP is ours (see web.generations)
         if watch:
             reloader.watch()
-        threading.Thread(target=_announce, args=(settings,), daemon=True).start()
+        threading.Thread(target=_announce, args=(settings, pub.dataset), daemon=True).start()
 
     def in_worker(*_: Any) -> Any:
         switch.in_worker()  # forked: follow reloads, and exit with the supervisor
@@ -132,17 +132,19 @@ def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publishe
     server.serve(target_loader=in_worker, wrap_loader=False)
 
 
-def _announce(settings: Settings, wait: float = 60.0) -> None:
-    """Say "serving on" once a connection really succeeds: granian's workers open their listening
-    sockets after its start-up hooks have run."""
+def _announce(settings: Settings, dataset: OpenDataset, wait: float = 60.0) -> None:
+    """Say "serving on" once a connection really succeeds (granian's workers open their listening
+    sockets after its start-up hooks have run), and tell the engine, which then renders what it had
+    deferred so as to leave the CPU to the start."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             with socket.create_connection((settings.host, settings.port), timeout=1):
                 print(f"tourkg: serving on http://{url_host(settings.host)}:{settings.port}/", flush=True)
-                return
+                break
         except OSError:
             time.sleep(0.02)
+    dataset.serving()
 
 
 if __name__ == "__main__":  # pragma: no cover - python -m tourkg.web.server is not an entry point
