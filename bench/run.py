@@ -501,7 +501,7 @@ class Bench:
         return self.report
 
 
-def tour_ready(work: Path, runs: int = 5) -> dict[str, float]:
+def tour_ready(work: Path, runs: int = 9) -> dict[str, float]:
     """The tour, SHACL included: medians of ``runs`` first starts (an empty cache each time) and of
     ``runs`` restarts, until every route answers."""
     def once(cache: Path) -> float:
