@@ -508,7 +508,7 @@ class Bench:
 def tour_ready(work: Path, runs: int = 9) -> dict[str, float]:
     """The tour, SHACL included: medians of ``runs`` first starts (an empty cache each time) and of
     ``runs`` restarts, until every route answers."""
-    def once(cache: Path) -> float:
+    def once(cache: Path, until_prepared: bool = False) -> float:
         port = free_port()
         started = time.monotonic()
         command = [str(BIN / "tourkg"), "serve", "--port", str(port), "--cache-dir", str(cache)]
@@ -522,7 +522,10 @@ def tour_ready(work: Path, runs: int = 9) -> dict[str, float]:
                 with requests.get(url + path, allow_redirects=False, timeout=30, stream=True) as answer:
                     answer.raise_for_status()
                     next(answer.iter_content(65536), b"")
-            return time.monotonic() - started
+            ready = time.monotonic() - started
+            if until_prepared:
+                wait_prepared(cache, 60)
+            return ready
         finally:
             stop(proc)
 
@@ -530,6 +533,9 @@ def tour_ready(work: Path, runs: int = 9) -> dict[str, float]:
     for _ in range(runs):
         shutil.rmtree(work / "tour-cache", ignore_errors=True)
         cold.append(once(work / "tour-cache"))
+    # A restart opens what was prepared, the snapshot included: rendered after the start (and a server
+    # stopped at once leaves it to the next start), so one start lets it finish first.
+    once(work / "tour-cache", until_prepared=True)
     warm = [once(work / "tour-cache") for _ in range(runs)]
     print("== the tour: first starts " + ", ".join(f"{t:.2f}" for t in cold) + "; restarts "
           + ", ".join(f"{t:.2f}" for t in warm), flush=True)

@@ -340,3 +340,38 @@ def test_an_engine_restarted_after_its_allocator_vanished_runs_on_the_system_one
         assert "libpreloaded.so" not in _engine_libraries(dataset.engine._process.pid)
     finally:
         dataset.close()
+
+
+def test_a_process_forked_while_the_store_is_in_use_gets_a_store_of_its_own(tmp_path):
+    """granian forks (and respawns) web workers while the supervisor's threads may be using the engine
+    store (a reload, the start-up's word to the engine): a child forked while the store's lock is held
+    must not inherit it held, nor the parent's pooled connections."""
+    from tourkg.config import build_settings
+    from tourkg.dataset import open_dataset
+
+    dataset = open_dataset(build_settings({"data": [str(DATA / "generic.ttl")], "cache_dir": str(tmp_path)}))
+    try:
+        store = dataset.store
+        store.status()  # one pooled connection in the parent
+        with store._lock:  # as if another thread of the parent were checking a connection out
+            pid = os.fork()
+            if pid == 0:  # the child: the store must work at once
+                code = 1
+                try:
+                    code = 0 if store.status(wait=5.0)["pid"] else 1
+                finally:
+                    os._exit(code)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child waited for ever on the store's lock")
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.status()["pid"]  # the parent's store still works
+    finally:
+        dataset.close()

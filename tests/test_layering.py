@@ -52,6 +52,7 @@ def test_serve_starts_the_dataset_before_importing_the_web_framework():
     import sys
 
     probe = ("import sys, tourkg.cli, tourkg.ports, tourkg.dumps_link, tourkg.engines.spawn, tourkg.dataset\n"
+             "import tourkg.engines.client, tourkg.validate, pyshacl\n"
              "web = {'flask', 'werkzeug', 'granian', 'jinja2'}\n"
              "print(sorted({m.split('.')[0] for m in sys.modules} & web))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

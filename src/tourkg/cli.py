@@ -122,7 +122,7 @@ def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> Non
             import tourkg.web.server  # noqa: F401
         from tourkg.dataset import start_dataset
 
-        pending = start_dataset(settings, spare, defer_rest=True)  # loads while the web framework is imported
+        pending = start_dataset(settings, spare, defer_rest=True)  # the engine loads, the gate runs
         from tourkg.web.server import run
 
         run(settings, pending, watch=watch, access_log=access_log)

@@ -57,8 +57,11 @@ class OpenDataset:
     def serving(self) -> None:
         """The server answers: the engine may now render what it deferred (``defer_rest``)."""
         if self.engine is not None and not self._closed:
-            with contextlib.suppress(Exception):  # a missed word only delays the rest (SERVING_WAIT)
+            try:
                 self.store.serving()  # type: ignore[attr-defined] - the local engines' store
+            except Exception as exc:  # noqa: BLE001 - a missed word only delays the rest (SERVING_WAIT)
+                log.warning("tourkg: could not tell the engine that the server answers (%s): it renders "
+                            "the other dumps and the snapshot on its own a little later", exc)
 
     def close(self) -> None:
         """Close the store and stop the engine process."""

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
@@ -186,6 +187,10 @@ class EngineStore:
                                                                         "labels")}
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        # A process forked while another thread holds the lock (granian forks and respawns web workers
+        # while the supervisor's reload or start-up threads use this store) would inherit it held and
+        # wait for ever: the child starts with a lock and a pool of its own.
+        os.register_at_fork(after_in_child=_forked(weakref.ref(self)))
 
     # -- connections ---------------------------------------------------------------------------------
     def _checkout(self, deadline: float) -> Connection:
@@ -361,8 +366,15 @@ class EngineStore:
         return Dump(Path(path), etag, size)
 
     def serving(self) -> None:
-        """Tell the engine that the server answers: it may render the rest (plan ``defer_rest``)."""
-        self._call("serving")
+        """Tell the engine that the server answers: it may render the rest (plan ``defer_rest``). On a
+        connection of its own, outside the pool: the supervisor says it while granian forks workers."""
+        conn = connect(self.address, self.authkey, 2.0)
+        try:
+            conn.send(("serving", ()))
+            if conn.poll(LOOKUP_WAIT):
+                conn.recv()
+        finally:
+            conn.close()
 
     def status(self, wait: float = LOOKUP_WAIT) -> dict[str, Any]:
         """The engine's state: which copy it serves from, whether background preparation is done, and
@@ -375,6 +387,14 @@ class EngineStore:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _forked(ref: weakref.ref[EngineStore]) -> Callable[[], None]:
+    def reset() -> None:
+        store = ref()
+        if store is not None:
+            store._lock, store._idle, store._pid = threading.Lock(), [], os.getpid()
+    return reset
 
 
 def connect(address: str, authkey: bytes, timeout: float) -> Connection:
