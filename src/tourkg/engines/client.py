@@ -198,9 +198,7 @@ class EngineStore:
         ``deadline``). A kept connection with something to read is one the engine closed (it stopped):
         the engine never speaks unasked."""
         while True:
-            with self._lock:
-                if self._pid != os.getpid():  # forked: the parent's connections are not ours
-                    self._idle, self._pid = [], os.getpid()
+            with self._lock:  # a forked child has a pool of its own (see _forked)
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
                 break
