@@ -8,6 +8,11 @@ be ready, check every answer against the others before timing it, drive the same
 are computed between runs made one after the other in this one run: compare ratios, not absolute
 numbers (the machine is shared). Nothing here is a test: no figure is asserted.
 
+Two rows show in the same run why the dumps and the other requests pull against each other: a WSGI app
+with no logic under granian (``bench/ceiling_app.py``) sending the same dump files beside nginx, the
+ceiling of any app under granian; and one resource through the nginx front that sends the dumps itself
+(``--dumps-link``), what that front costs every other request.
+
     .venv/bin/python bench/run.py [--sizes 1000 100000 1000000] [--seconds 8] [--no-rdflib-endpoint]
 """
 
@@ -240,6 +245,28 @@ def start_oxigraph(data: Path) -> Server:
     return Server("Oxigraph server", url, proc, time.monotonic() - started)
 
 
+@contextlib.contextmanager
+def ceiling(root: Path) -> Iterator[Server]:
+    """``bench/ceiling_app.py`` under granian, with tourkg's own worker settings (workers, threads):
+    what an app with no logic at all reaches on the files of ``root``."""
+    from tourkg.config import build_settings
+
+    settings = build_settings({})
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(settings.web_workers), "--blocking-threads", str(settings.web_threads),
+         "--log-level", "error", "--working-dir", str(ROOT / "bench"), "ceiling_app:app"],
+        env={**os.environ, "TOURKG_CEILING_ROOT": str(root)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(url + "/", timeout=5).status_code == 404, 30)
+        yield Server("a WSGI app with no logic, under granian", url, proc)
+    finally:
+        stop(proc)
+
+
 def start_rdflib_endpoint(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()
@@ -431,11 +458,31 @@ class Bench:
                         self.label, name, self.run(f"{tk.url}/dump.{ext}", headers, window),
                         self.run(f"{ng}/dump.{ext}", headers, window), "nginx (same file)",
                         rdflib_dump if (ext, encoding) == ("nt", "identity") else None, "MB/s"))
+            # The ceiling of any app under granian on the same files, beside nginx in the same run.
+            with ceiling(www) as bare:
+                for encoding in ("identity", "gzip"):
+                    headers = {"Accept-Encoding": encoding}
+                    mine = requests.get(f"{bare.url}/dump.nt", headers=headers, timeout=600).content
+                    theirs = requests.get(f"{ng}/dump.nt", headers=headers, timeout=600).content
+                    assert mine == theirs
+                    packed = " gzip" if encoding == "gzip" else ""
+                    self.report["rows"].append(Row(
+                        self.label, f"dump .nt{packed}: a WSGI app with no logic under granian (the ceiling)",
+                        self.run(f"{bare.url}/dump.nt", headers, window),
+                        self.run(f"{ng}/dump.nt", headers, window), "nginx (same file)", None, "MB/s"))
 
-    def fronted_dumps(self, tk: Server, link: Path) -> None:
-        """tourkg behind nginx, which sends the prepared dumps itself from ``--dumps-link``."""
+    def fronted_dumps(self, tk: Server, link: Path, ox: Server) -> None:
+        """tourkg behind nginx, which sends the prepared dumps itself from ``--dumps-link``; and what the
+        same front costs the one-resource requests, which it passes on to tourkg."""
         window = max(3.0, self.seconds / 2)
         with nginx(self.work, tk.url, link) as (ng, front):
+            path = f"/data/{RESOURCE}.ttl"
+            direct = requests.get(tk.url + path, timeout=60).content
+            assert requests.get(front + path, timeout=60).content == direct
+            mine = self.run(front + path)
+            self.report["rows"].append(Row(
+                self.label, "one resource, /data ….ttl, behind nginx (--dumps-link)", mine,
+                self.query(ox, "/query", CONSTRUCT, "text/turtle"), "Oxigraph CONSTRUCT"))
             for ext in ("nt", "ttl"):
                 for encoding in ("identity", "gzip"):
                     headers = {"Accept-Encoding": encoding}
@@ -497,7 +544,7 @@ class Bench:
             link = self.work / f"dumps-link-{self.size}"
             tk = start_tourkg(data, cache, "tourkg", "--dumps-link", str(link))
             self.servers[0] = tk
-            self.fronted_dumps(tk, link)
+            self.fronted_dumps(tk, link, ox)
         finally:
             for server in (tk, ox, rl):
                 if server:
