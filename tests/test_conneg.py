@@ -157,3 +157,19 @@ def test_not_acceptable_lists_canonical_media_types_only():
     with pytest.raises(NotAcceptable) as caught:
         choose_format("image/png", None, formats.GRAPHS)
     assert "text/turtle" in caught.value.message and "application/x-turtle" not in caught.value.message
+
+
+def test_a_remembered_choice_is_the_choice_for_those_offers_only():
+    """Choices are remembered per Accept header and offers: the same header asked again, or asked of
+    other offers (in another order, or a subset), is answered for what is offered this time."""
+    from tourkg.web.conneg import _best_index, negotiate_format
+
+    accept = "text/csv;q=0.9, application/n-triples;q=0.8, text/turtle;q=0.1"
+    for _ in range(2):  # the second round is answered from what the first remembered
+        assert negotiate_format(accept, formats.RESULTS).name == "csv"
+        assert negotiate_format(accept, formats.RDF).name == "ntriples"
+        assert negotiate_format(accept, tuple(reversed(formats.RDF))).name == "ntriples"
+        assert negotiate_format(accept, (formats.by_name("turtle", formats.RDF),)).name == "turtle"
+        assert negotiate_format(accept, (formats.HTML,)) is None
+    assert _best_index.cache_info().hits >= 5
+    assert _best_index.cache_info().maxsize == 1024  # bounded: clients choose the headers
