@@ -165,11 +165,12 @@ def test_a_remembered_choice_is_the_choice_for_those_offers_only():
     from tourkg.web.conneg import _best_index, negotiate_format
 
     accept = "text/csv;q=0.9, application/n-triples;q=0.8, text/turtle;q=0.1"
+    hits = _best_index.cache_info().hits
     for _ in range(2):  # the second round is answered from what the first remembered
         assert negotiate_format(accept, formats.RESULTS).name == "csv"
         assert negotiate_format(accept, formats.RDF).name == "ntriples"
         assert negotiate_format(accept, tuple(reversed(formats.RDF))).name == "ntriples"
         assert negotiate_format(accept, (formats.by_name("turtle", formats.RDF),)).name == "turtle"
         assert negotiate_format(accept, (formats.HTML,)) is None
-    assert _best_index.cache_info().hits >= 5
+    assert _best_index.cache_info().hits - hits >= 5  # this test's own second round
     assert _best_index.cache_info().maxsize == 1024  # bounded: clients choose the headers
