@@ -1,14 +1,21 @@
 """Behind nginx (Debian's package): nginx sends the prepared dumps itself, byte for byte what tourkg sends
 alone, with gzip, Range and HEAD, while every other route is proxied; with ``--accel-redirect`` (tourkg
 names the file for each request) and with ``--dumps-link`` (nginx sends it from tourkg's link without
-asking, configured exactly as the README shows)."""
+asking, configured exactly as the README shows). The README's configuration also keeps tourkg's answers
+for a second: what it sends from that cache must be what tourkg would send, negotiated per request,
+never a query's or a health check's answer, and never another client's forged host."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
+import signal
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,7 +23,7 @@ import requests
 from conftest import ROOT, free_port, nginx_conf, running_server, web_server
 
 sys.path.insert(0, str(ROOT / "bench"))
-from readme_nginx import dumps_link_conf  # noqa: E402
+from readme_nginx import front_conf  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALLED = os.path.exists(NGINX)
@@ -83,6 +90,16 @@ def test_other_routes_are_proxied(fronted):
 
 
 # -- --dumps-link: nginx sends /dump.* from the files, without asking tourkg --------------------------------
+@contextlib.contextmanager
+def readme_front(server_url: str, work: Path, link: Path) -> Iterator[str]:
+    """nginx configured as the README shows, in front of the tourkg at ``server_url``; yields its URL."""
+    port = free_port()
+    http, server_part = front_conf(server_url, link, work / "nginx-cache")
+    conf = nginx_conf(work, port, server_part, http=http)
+    with web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx") as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory):
     """(nginx URL, tourkg server, link): the README's configuration in front of ``--dumps-link``."""
@@ -92,14 +109,12 @@ def linked(tmp_path_factory):
         pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
     work = tmp_path_factory.mktemp("nginx-link")
     link = work / "public" / "dumps"
-    port = free_port()
-    with server_process("--cache-dir", str(work / "cache"), "--dumps-link", str(link)) as server:
+    with server_process("--cache-dir", str(work / "cache"), "--dumps-link", str(link),
+                        "--proxy-hops", "1") as server:
         for ext in ("nt", "nq", "ttl", "trig", "jsonld", "rdf"):  # rendered now, not in the background
             for encoding in ("identity", "gzip"):
                 requests.get(f"{server.url}/dump.{ext}", headers={"Accept-Encoding": encoding}, timeout=60)
-        http, server_part = dumps_link_conf(server.url, link)
-        conf = nginx_conf(work, port, server_part, http=http)
-        with web_server([NGINX, "-c", str(conf)], f"http://127.0.0.1:{port}", "nginx") as url:
+        with readme_front(server.url, work, link) as url:
             yield url, server, link
 
 
@@ -145,3 +160,117 @@ def test_other_routes_and_unknown_dumps_go_to_tourkg(linked):
     assert "Panama" in requests.get(url + "/page/country/panama", timeout=30).text
     missing = requests.get(url + "/dump.csv", timeout=30)
     assert missing.status_code == 404 and "/dump.ttl" in missing.text  # tourkg's own message
+
+
+# -- the README's cache: documents asked again are sent by nginx, exactly as tourkg sends them ------------
+def asked(server, path: str) -> int:
+    """How many requests for ``path`` tourkg has logged (its access log, one line each)."""
+    return server.log().count(f"GET {path} ") + server.log().count(f"HEAD {path} ")
+
+
+def test_a_document_asked_again_comes_from_the_cache(linked):
+    url, server, _link = linked
+    path = "/data/country/panama.ttl"
+    alone = requests.get(server.url + path, timeout=30)
+    first = requests.get(url + path, timeout=30)
+    before = asked(server, path)
+    again = requests.get(url + path, timeout=30)
+    assert first.content == again.content == alone.content and again.status_code == 200
+    assert again.headers["X-Cache-Status"] == "HIT" and asked(server, path) == before
+    for name in ("Content-Type", "ETag", "Link", "Access-Control-Allow-Origin", "X-Content-Type-Options"):
+        assert again.headers[name] == alone.headers[name], name
+    revalidated = requests.get(url + path, headers={"If-None-Match": alone.headers["ETag"]}, timeout=30)
+    assert revalidated.status_code == 304 and revalidated.headers["ETag"] == alone.headers["ETag"]
+    head = requests.head(url + path, timeout=30)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == len(alone.content)
+    assert asked(server, path) == before  # the 304 and the HEAD too
+
+
+@pytest.mark.parametrize("accept, location", [
+    ("text/html", "/page/country/panama"), ("text/turtle", "/data/country/panama.ttl"),
+    ("application/ld+json", "/data/country/panama.jsonld"),
+    ("application/rdf+xml;q=0.9, text/html;q=0.1", "/data/country/panama.rdf")])
+def test_each_negotiated_answer_is_kept_apart(linked, accept, location):
+    """tourkg's ``Vary: Accept``: nginx keeps one answer per Accept header, so the 303 sent from the
+    cache goes where tourkg would send this client, whatever other clients asked before."""
+    url, _server, _link = linked
+    for _ in range(3):  # the other kinds of client in between
+        for other in ("text/html", "text/turtle", "application/ld+json"):
+            requests.get(url + "/id/country/panama", headers={"Accept": other}, allow_redirects=False,
+                         timeout=30)
+        answer = requests.get(url + "/id/country/panama", headers={"Accept": accept}, allow_redirects=False,
+                              timeout=30)
+        assert answer.status_code == 303 and answer.headers["Location"].endswith(location)
+    assert answer.headers["X-Cache-Status"] in ("HIT", "UPDATING", "STALE", "REVALIDATED")
+
+
+def test_queries_searches_and_health_checks_are_never_kept(linked):
+    url, server, _link = linked
+    query = "/sparql?query=ASK%20%7B%20%3Fs%20%3Fp%20%3Fo%20%7D"
+    for path, headers in ((query, {"Accept": "application/sparql-results+json"}), ("/readyz", {}),
+                          ("/search?q=panama", {"Accept": "application/json"})):
+        before = asked(server, path)
+        for _ in range(3):
+            answer = requests.get(url + path, headers=headers, timeout=30)
+            assert answer.status_code == 200 and answer.headers.get("X-Cache-Status") in (None, "MISS")
+        assert asked(server, path) == before + 3, path  # tourkg answered each one
+
+
+def test_a_forged_forwarded_host_reaches_neither_tourkg_nor_the_cache(linked):
+    """The README's nginx sets X-Forwarded-Host itself: a client's own would otherwise name its host in
+    the URLs tourkg publishes (``--proxy-hops 1`` trusts the proxy), and the cache would hand them on."""
+    url, _server, _link = linked
+    forged = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle",
+                                                               "X-Forwarded-Host": "attacker.example",
+                                                               "X-Forwarded-Port": "6666"}, timeout=30)
+    honest = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle"}, timeout=30)
+    for answer in (forged, honest):
+        assert answer.status_code == 200
+        assert "attacker.example" not in answer.text and "6666" not in answer.text
+        assert url.removeprefix("http://") in answer.text  # the host the client asked
+    other = url.removeprefix("http://").replace("127.0.0.1", "localhost")  # another name, the same cache
+    for _ in range(2):
+        named = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle", "Host": other},
+                             timeout=30)
+        assert f"http://{other}/sparql" in named.text and f"{url}/sparql" not in named.text
+
+
+def test_a_reload_shows_through_the_cache_within_seconds(tmp_path):
+    """After a reload nginx asks tourkg again (with the ETag it holds) once its second is up: the new
+    data is sent, and the new dumps from the moved link."""
+    from conftest import server_process
+
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    for name in ("tour.ttl", "reference.trig"):
+        shutil.copy(ROOT / "data" / name, tmp_path / name)
+    data, link = tmp_path / "tour.ttl", tmp_path / "public" / "dumps"
+    args = ["--data", str(data), "--data", str(tmp_path / "reference.trig"), "--cache-dir",
+            str(tmp_path / "cache"), "--dumps-link", str(link), "--proxy-hops", "1"]
+    with server_process(*args) as server, readme_front(server.url, tmp_path, link) as url:
+        requests.get(server.url + "/dump.nt", headers={"Accept-Encoding": "identity"}, timeout=60)
+        void = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle"}, timeout=30)
+        gone = requests.get(url + "/id/place/testland", allow_redirects=False, timeout=30)
+        assert gone.status_code == 404
+        assert requests.get(url + "/id/place/testland", allow_redirects=False,
+                            timeout=30).headers["X-Cache-Status"] == "HIT"
+        with data.open("a") as out:
+            out.write('<place/testland> a schema:Place ; schema:name "Testland"@en ; '
+                      'rdfs:label "Testland"@en .\n')
+        before = server.log().count("now serving data generation")
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while server.log().count("now serving data generation") == before:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+        deadline = time.monotonic() + 15  # a second of validity, then one answer from the stale copy
+        while requests.get(url + "/id/place/testland", allow_redirects=False, timeout=30).status_code != 303:
+            assert time.monotonic() < deadline, "the cache kept the old answer"
+            time.sleep(0.2)
+        while "Testland" not in requests.get(url + "/dump.nt", timeout=30).text:
+            assert time.monotonic() < deadline, "the old dump is still sent"
+            time.sleep(0.2)
+        while requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle"},
+                           timeout=30).content == void.content:
+            assert time.monotonic() < deadline, "the cache kept the old VoID"
+            time.sleep(0.2)
