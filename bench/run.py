@@ -8,10 +8,12 @@ be ready, check every answer against the others before timing it, drive the same
 are computed between runs made one after the other in this one run: compare ratios, not absolute
 numbers (the machine is shared). Nothing here is a test: no figure is asserted.
 
-Two rows show in the same run why the dumps and the other requests pull against each other: a WSGI app
-with no logic under granian (``bench/ceiling_app.py``) sending the same dump files beside nginx, the
-ceiling of any app under granian; and one resource through the nginx front that sends the dumps itself
-(``--dumps-link``), what that front costs every other request.
+Two deployments are measured. ``tourkg serve`` alone (granian), and tourkg behind nginx configured as
+the README shows (``bench/readme_nginx.py`` reads the block from the README): nginx sends the dumps itself
+from ``--dumps-link`` and keeps tourkg's answers for a second, so every workload is measured again
+through that front (queries pass through it to tourkg). Beside them, a WSGI app with no logic under
+granian (``bench/ceiling_app.py``) sends the same small dump files as nginx: the ceiling of any app under
+granian, which is why small dumps need the front.
 
     .venv/bin/python bench/run.py [--sizes 1000 100000 1000000] [--seconds 8] [--no-rdflib-endpoint]
 """
