@@ -293,8 +293,9 @@ READY_ROUNDS = 3
 def nginx(root: Path, upstream: str = "", link: Path | None = None,
           ) -> Iterator[tuple[str, str, subprocess.Popen]]:
     """nginx sending the files of ``root``/www (sendfile, precompressed .gz), for the dump comparison;
-    with ``upstream``, a second server in front of that tourkg, configured as the README shows for
-    ``--dumps-link`` (``link``): it sends the dumps from the link and passes everything else on."""
+    with ``upstream``, a second server in front of that tourkg, configured as the README shows: it sends
+    the dumps from the link (``link``, tourkg's ``--dumps-link``), keeps tourkg's other answers for a
+    second in its cache, and passes the rest on."""
     port, front = free_port(), free_port()
     conf = root / "nginx.conf"
     proxy = ""
