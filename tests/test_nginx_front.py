@@ -215,7 +215,7 @@ def test_each_negotiated_answer_is_kept_apart(linked, accept, location):
         answer = requests.get(url + "/id/country/panama", headers={"Accept": accept}, allow_redirects=False,
                               timeout=30)
         assert answer.status_code == 303 and answer.headers["Location"].endswith(location)
-    assert answer.headers["X-Cache-Status"] in ("HIT", "UPDATING", "STALE", "REVALIDATED")
+    assert answer.headers["X-Cache-Status"] in ("HIT", "EXPIRED")  # kept, or just asked again
 
 
 def asked(server, path: str) -> int:
