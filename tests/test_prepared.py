@@ -223,3 +223,42 @@ def test_a_first_start_defers_the_rest_of_the_preparation_until_the_server_answe
     served = tmp_path / "b"
     serve_once("--data", str(DATA / "generic.ttl"), "--cache-dir", str(served), until_prepared=served,
                prepared_wait=SERVING_WAIT / 2)  # well before the engine would go on by itself
+
+
+def test_a_restart_from_the_snapshot_keeps_the_merged_default_graph(tmp_path, monkeypatch):
+    """The tour states some triples in several graphs, so its default graph is stored as their merge. A
+    restart opens the snapshot and loads the in-memory copy beside it; on data this small the copy can be
+    done before the engine has read that the data is merged, and then its default graph was empty (a
+    restarted engine answered ``ASK { ?s ?p ?o }`` with false). Here the copy runs at once, in the
+    engine's own thread: the worst order of the two."""
+    import threading
+
+    from tourkg.dataset import PendingDataset
+    from tourkg.engines import process, results
+
+    settings = build_settings({"cache_dir": str(tmp_path)})
+    dataset = PendingDataset(settings).finish()
+    try:
+        folder = dataset.prepared.folder
+        wait_prepared(folder)
+        plan = {"key": dataset.prepared.key, "prepared": str(folder), "mode": "memory",
+                "inputs": list(dataset.prepared.inputs), "prefixes": dataset.prepared.prefixes}
+    finally:
+        dataset.close()
+    assert json.loads((folder / "meta.json").read_text())["merged"] is True
+
+    class AtOnce:
+        def __init__(self, target, name=None, daemon=None, args=()):
+            self.run = lambda: target(*args)
+
+        def start(self):
+            self.run()
+
+    engine = process.Engine(plan)
+    with monkeypatch.context() as patch:
+        patch.setattr(threading, "Thread", AtOnce)
+        engine.open()
+    assert engine.meta["engine"] == "in memory"  # the copy was swapped in during open()
+    request = {"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", "results_format": "TSV", "max_rows": 10}
+    status, body, _ = results.execute(engine.store, request, union=not engine.merged)
+    assert status == "ok" and int(body.split(b"\n")[1].split(b"^^")[0].strip(b'"')) > 1000

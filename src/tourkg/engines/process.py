@@ -99,6 +99,9 @@ class Engine:
         elif self.meta.get("quads") is not None and _finished(self.folder / "store", self.plan["key"]):
             self.store = ox.Store.read_only(str(self.folder / "store"))
             self.meta["engine"] = "disk snapshot"
+            # Before the copy starts: on small data it is loaded, and merged or not by this flag, before
+            # this thread goes on (found when a restarted engine of the tour answered ASK with false).
+            self.merged = bool(self.meta["merged"])
             threading.Thread(target=self._load_memory_copy, name="memory-copy", daemon=True).start()
         else:
             self.store = ox.Store()
