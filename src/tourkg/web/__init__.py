@@ -211,7 +211,7 @@ def build_publisher(settings: Settings, store: Store | None = None) -> Publisher
     return Publisher.of(open_dataset(settings), store)
 
 
-_CORS_HEADERS = {
+CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "ETag, Link, Location, Content-Disposition, Vary, Last-Modified",
 }
@@ -229,7 +229,7 @@ _CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'n
 
 def _finish(response: Response) -> Response:
     """CORS on everything (linked data is for every origin) and safe defaults for HTML."""
-    response.headers.update(_CORS_HEADERS)
+    response.headers.update(CORS_HEADERS)
     if request.method == "OPTIONS":
         _preflight(response)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -26,6 +26,7 @@ from typing import Any
 
 from werkzeug.http import is_resource_modified, parse_date, unquote_etag
 
+from tourkg.web import query_path
 from tourkg.web.accesslog import CONTENT_LENGTH
 
 #: Header a view sets on a response that may be replayed for the same request key (removed before
@@ -118,6 +119,10 @@ class FastPath:
         method = environ.get("REQUEST_METHOD")
         if (method != "GET" and method != "HEAD") or any(h in environ for h in _TO_FLASK):
             return self._pass(environ, start_response)
+        if environ.get("PATH_INFO") == "/sparql":  # a query: answered here when plain, never kept
+            answered = query_path.answer(environ, start_response)
+            if answered is not None:
+                return answered
         key = self.key(environ)
         entry = self._entries.get(key)
         if entry is not None and self.ttl is not None and time.monotonic() - entry.born > self.ttl:

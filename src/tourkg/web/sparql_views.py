@@ -23,6 +23,7 @@ from tourkg.service_description import describe_service, serialize_description
 from tourkg.web import publisher
 from tourkg.web.accesslog import QUERY_SECONDS, escape
 from tourkg.web.conneg import SERVICE_OFFERS, choose_format, choose_query_formats, wants_page
+from tourkg.web.query_path import QUERY_ERROR
 
 bp = Blueprint("sparql", __name__)
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ def endpoint() -> Response:
     """Answer a query by ``Accept``/``format=``; without one, the query page or the service description."""
     if request.method == "OPTIONS":
         return Response(status=204, headers={"Allow": ", ".join(ALLOWED)})
+    failed = request.environ.get(QUERY_ERROR)
+    if failed is not None:  # the query hot path ran this query, and it failed: answered here
+        raise failed
     page = wants_page(request.headers.get("Accept"), request.args.get("format"))
     try:
         query = _collect()

@@ -1,0 +1,97 @@
+"""The query hot path: ``GET /sparql?query=…`` answered without Flask's routing.
+
+A query's answer is never kept (the fast path replays only what a view marked preparable), so every
+query request goes through the web worker's Python. Behind a busy engine that Python runs on cores the
+engine's query threads share, and its cost counts: measured on 100k triples under 8 connections of
+``COUNT(*)``, the web workers used about 1.1 ms of CPU per request beside the engine's 15 ms, CPU the
+engine does not get on two cores (docs/benchmarks.md). Here the same protocol rules run
+(``tourkg.sparql``, ``web.conneg``: the same functions the view calls) without the request object,
+the routing, the blueprint's view and the after-request hooks.
+
+Only the plainest request is taken: a GET whose query string is exactly one ``query`` parameter, from
+a client that does not want the query page, and that passes every check. Everything else, including
+every refusal, goes to Flask, which answers it in full. A refusal that comes from running the query
+(a syntax error found by the engine, the time limit, a busy engine) is handed to the view in the WSGI
+environ (:data:`QUERY_ERROR`) and raised there, so its response is Flask's own and the query never
+runs twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.http import parse_list_header
+
+from tourkg import sparql
+from tourkg.errors import TourkgError
+from tourkg.web import CORS_HEADERS, ENVIRON_KEY
+from tourkg.web.accesslog import QUERY_SECONDS
+from tourkg.web.conneg import choose_query_formats, wants_page
+
+#: WSGI environ key of an exception the query hot path met while running a query: the view raises it.
+QUERY_ERROR = "tourkg.query_error"
+#: The headers the Flask view and the app's after-request hook add to every query answer, in their order.
+_HEADERS = (("Vary", "Accept"), *CORS_HEADERS.items(), ("X-Content-Type-Options", "nosniff"))
+
+
+def client_address(environ: dict[str, Any], hops: int) -> str | None:
+    """The client's address as Flask's ``request.remote_addr`` gives it behind ``ProxyFix(x_for=hops)``:
+    the ``hops``-th address from the right of ``X-Forwarded-For`` when there are that many."""
+    if hops:
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR")
+        if forwarded:
+            values = parse_list_header(forwarded)
+            if len(values) >= hops:
+                return values[-hops]
+    return environ.get("REMOTE_ADDR")
+
+
+def query_text(environ: dict[str, Any]) -> str | None:
+    """The query of a ``GET /sparql`` whose query string is one ``query`` parameter and nothing else,
+    as ``request.args`` reads it; ``None`` for any other request."""
+    if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/sparql":
+        return None
+    raw = environ.get("QUERY_STRING", "")
+    if not raw.startswith("query=") or not raw.isascii():
+        return None
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    if len(pairs) != 1 or pairs[0][0] != "query":
+        return None
+    try:
+        sparql.check_urlencoded_utf8(raw.encode("ascii"), "URL")
+    except TourkgError:
+        return None
+    return pairs[0][1]
+
+
+def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
+    """Answer a plain query request with the data of this request's publisher (``environ``'s), or
+    ``None`` to let Flask answer it (see the module docstring)."""
+    text = query_text(environ)
+    publisher = environ.get(ENVIRON_KEY)
+    if text is None or publisher is None:
+        return None
+    accept = environ.get("HTTP_ACCEPT")
+    try:
+        if wants_page(accept, None):
+            return None
+        request = sparql.check_query(sparql.QueryRequest(text), publisher.settings.max_query_length)
+        chosen = choose_query_formats(accept, None)
+    except TourkgError:
+        return None  # refused before running: Flask refuses it again, the same way
+    started = time.monotonic()
+    try:
+        client = client_address(environ, publisher.settings.proxy_hops)
+        outcome = sparql.run_query(publisher.store, request, chosen, client=client)
+    except Exception as exc:  # noqa: BLE001 - the view raises it, and Flask's handlers answer
+        environ[QUERY_ERROR] = exc
+        return None
+    finally:
+        environ[QUERY_SECONDS] = time.monotonic() - started
+    body = outcome.body
+    start_response("200 OK", [("Content-Type", outcome.format.content_type),
+                              ("Content-Length", str(len(body))), *_HEADERS])
+    return [body]

@@ -1,0 +1,192 @@
+"""The query hot path (``web/query_path.py``): a plain ``GET /sparql?query=…`` is answered without Flask's
+routing, with exactly the answer the Flask view gives: same status, headers and body, for every query
+form and format, every refusal, and the time limit. Against the tour in process, then a real server."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.test import Client
+
+from tourkg.web import ENVIRON_KEY, sparql_views
+from tourkg.web.accesslog import QUERY_SECONDS
+from tourkg.web.fastpath import FastPath
+from tourkg.web.query_path import client_address, query_text
+
+PANAMA = "https://w3id.org/tourkg/id/country/panama"
+SELECT = f"SELECT ?p ?o WHERE {{ <{PANAMA}> ?p ?o }} ORDER BY ?p ?o"
+QUERIES = {
+    "select": SELECT,
+    "count": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+    "ask": "ASK { ?s ?p ?o }",
+    "construct": f"CONSTRUCT {{ <{PANAMA}> ?p ?o }} WHERE {{ <{PANAMA}> ?p ?o }}",
+    "describe": f"DESCRIBE <{PANAMA}>",
+    "bom": "\ufeffASK {}",
+    "engine syntax error": "SELECT ?x WHERE { ?x ",
+    "no form": "PREFIX ex: <http://example.org/>",
+    "update": "INSERT DATA { <urn:a> <urn:b> <urn:c> }",
+    "service": "SELECT * { SERVICE <http://example.org/sparql> { ?s ?p ?o } }",
+    "unknown function": "SELECT * { BIND(<urn:nope>(1) AS ?x) }",
+}
+ACCEPTS = (None, "*/*", "application/sparql-results+json", "application/sparql-results+xml", "text/csv",
+           "text/tab-separated-values", "text/turtle", "application/ld+json", "application/n-triples",
+           "application/rdf+xml", "text/csv, */*;q=0.1", "image/png", "text/html",
+           "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+
+
+def _fast_app(tour_app, tour_publisher):
+    """What granian serves in a worker, minus the generations: the publisher set, then the fast path."""
+    fast = FastPath(tour_app)
+
+    def app(environ, start_response):
+        environ[ENVIRON_KEY] = tour_publisher
+        return fast(environ, start_response)
+    return app
+
+
+def _answer(client: Client, query: str, accept: str | None, *, raw: str | None = None):
+    headers = {"Accept": accept} if accept is not None else {}
+    response = client.get("/sparql?" + (raw if raw is not None else urlencode({"query": query})),
+                          headers=headers)
+    kept = sorted((k, v) for k, v in response.headers.items() if k != "Date")
+    return response.status_code, kept, response.get_data()
+
+
+@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("accept", ACCEPTS)
+def test_answer_is_the_flask_views(tour_app, tour_publisher, name, accept):
+    fast = Client(_fast_app(tour_app, tour_publisher))
+    flask = tour_app.test_client()
+    assert _answer(fast, QUERIES[name], accept) == _answer(flask, QUERIES[name], accept)
+
+
+@pytest.mark.parametrize("raw", [
+    "query=ASK%20%7B%7D&format=csv", "format=json&query=ASK%20%7B%7D",
+    "query=ASK%20%7B%7D&query=ASK%20%7B%7D",
+    "query=ASK%20%7B%7D&default-graph-uri=urn%3Ax", "query=%FF", "query=", "update=CLEAR%20ALL",
+    "query=ASK+%7B+%3Fs+%3Fp+%3Fo+%7D", "query=ASK%20{}", "query=ASK%20%7B%7D;x=1",
+])
+def test_other_query_strings_get_the_flask_answer(tour_app, tour_publisher, raw):
+    fast = Client(_fast_app(tour_app, tour_publisher))
+    flask = tour_app.test_client()
+    assert _answer(fast, "", "application/sparql-results+json", raw=raw) == _answer(
+        flask, "", "application/sparql-results+json", raw=raw)
+
+
+@pytest.fixture()
+def view_calls(monkeypatch):
+    """Every call of the view's query step; each query run by the store, counted."""
+    calls: list[str] = []
+    original = sparql_views._results
+
+    def counted(query):
+        calls.append(query.query)
+        return original(query)
+    monkeypatch.setattr(sparql_views, "_results", counted)
+    return calls
+
+
+def test_plain_query_never_reaches_the_view(tour_app, tour_publisher, view_calls):
+    fast = Client(_fast_app(tour_app, tour_publisher))
+    response = fast.get("/sparql", query_string={"query": QUERIES["count"]},
+                        headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200 and int(response.json["results"]["bindings"][0]["n"]["value"]) > 100
+    assert view_calls == []
+    fast.get("/sparql", query_string={"query": QUERIES["count"], "format": "csv"})
+    assert len(view_calls) == 1  # with another parameter: Flask
+
+
+def test_failed_query_runs_once_and_flask_answers(tour_app, tour_publisher, monkeypatch):
+    runs: list[str] = []
+    store = tour_publisher.store
+    original = store.query
+
+    def counted(text, **kwargs):
+        runs.append(text)
+        return original(text, **kwargs)
+    monkeypatch.setattr(store, "query", counted)
+    fast = Client(_fast_app(tour_app, tour_publisher))
+    response = fast.get("/sparql", query_string={"query": QUERIES["engine syntax error"]})
+    assert response.status_code == 400 and "line 1" in response.get_data(as_text=True)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert len(runs) == 1
+
+
+def test_query_seconds_reach_the_access_log(tour_app, tour_publisher):
+    fast = _fast_app(tour_app, tour_publisher)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql", "QUERY_STRING": urlencode(
+        {"query": "ASK {}"}), "HTTP_ACCEPT": "application/sparql-results+json", "wsgi.url_scheme": "http",
+        "HTTP_HOST": "h", "SERVER_NAME": "h", "SERVER_PORT": "80", "REMOTE_ADDR": "127.0.0.1"}
+    seen = []
+    body = b"".join(fast(environ, lambda status, headers, exc_info=None: seen.append(status)))
+    assert seen == ["200 OK"] and b'"boolean":true' in body and environ[QUERY_SECONDS] >= 0
+
+
+def test_query_text_takes_only_a_lone_query_parameter():
+    def environ(qs, method="GET", path="/sparql"):
+        return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": qs}
+    assert query_text(environ("query=ASK+%7B%7D")) == "ASK {}"
+    assert query_text(environ("query=")) == ""
+    assert query_text(environ("query=a&")) == "a"  # an empty pair is no parameter, for Flask either
+    for other in ("query=a&format=csv", "format=csv&query=a", "query=a&query=b", "query=%FF", "queryx=a",
+                  "query=\u00e9"):
+        assert query_text(environ(other)) is None, other
+    assert query_text(environ("query=a", method="POST")) is None
+    assert query_text(environ("query=a", method="HEAD")) is None
+    assert query_text(environ("query=a", path="/sparql/")) is None
+
+
+@pytest.mark.parametrize("hops", [0, 1, 2])
+@pytest.mark.parametrize("forwarded", [None, "", "10.0.0.1", "10.0.0.1, 10.0.0.2", "a,b,c", " x ,  y "])
+def test_client_address_is_flasks_behind_proxy_fix(hops, forwarded):
+    environ = {"REMOTE_ADDR": "127.0.0.9"}
+    if forwarded is not None:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded
+    seen = {}
+
+    def app(env, start_response):
+        seen["addr"] = env["REMOTE_ADDR"]
+        return []
+    fixed = ProxyFix(app, x_for=hops) if hops else app
+    fixed(dict(environ), None)
+    assert client_address(environ, hops) == seen["addr"]
+
+
+# -- a real server ------------------------------------------------------------------------------------
+#: Far too large to finish on the tour (its triples to the fourth power), and short enough for a URL.
+RUNAWAY = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+@pytest.fixture(scope="module")
+def limited_url():
+    from conftest import running_server
+
+    with running_server("--query-timeout", "2", "--workers", "1") as url:
+        yield url
+
+
+def test_time_limit_stops_a_get_query_and_the_server_goes_on(limited_url):
+    json = {"Accept": "application/sparql-results+json"}
+    response = requests.get(limited_url + "/sparql", params={"query": RUNAWAY}, headers=json, timeout=60)
+    assert response.status_code == 503 and "query_timeout" in response.text
+    assert response.headers["Retry-After"] and response.headers["Access-Control-Allow-Origin"] == "*"
+    again = requests.get(limited_url + "/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers=json,
+                         timeout=60)
+    assert again.status_code == 200 and again.json()["boolean"] is True
+
+
+def test_live_answer_is_the_posted_ones(limited_url):
+    """GET (the hot path) and POST (Flask) of the same query: the same answer, header for header."""
+    def kept(response):
+        return sorted((k, v) for k, v in response.headers.items() if k not in ("Date", "date"))
+    for name in ("select", "construct", "engine syntax error", "update"):
+        for accept in ("application/sparql-results+xml", "text/turtle", "*/*"):
+            got = requests.get(limited_url + "/sparql", params={"query": QUERIES[name]},
+                               headers={"Accept": accept}, timeout=60)
+            posted = requests.post(limited_url + "/sparql", data={"query": QUERIES[name]},
+                                   headers={"Accept": accept}, timeout=60)
+            assert (got.status_code, kept(got), got.content) == (posted.status_code, kept(posted),
+                                                                 posted.content), (name, accept)
