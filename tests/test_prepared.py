@@ -257,6 +257,7 @@ def test_a_restart_from_the_snapshot_keeps_the_merged_default_graph(tmp_path, mo
     engine = process.Engine(plan)
     with monkeypatch.context() as patch:
         patch.setattr(threading, "Thread", AtOnce)
+        patch.setattr(process.os, "setpriority", lambda *args: None)  # the copy's, not pytest's thread
         engine.open()
     assert engine.meta["engine"] == "in memory"  # the copy was swapped in during open()
     request = {"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", "results_format": "TSV", "max_rows": 10}

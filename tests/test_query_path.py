@@ -4,6 +4,8 @@ form and format, every refusal, and the time limit. Against the tour in process,
 
 from __future__ import annotations
 
+import threading
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -13,6 +15,7 @@ from werkzeug.test import Client
 
 from tourkg.web import ENVIRON_KEY, sparql_views
 from tourkg.web.accesslog import QUERY_SECONDS
+from tourkg.web.conneg import wants_page
 from tourkg.web.fastpath import FastPath
 from tourkg.web.query_path import client_address, query_text
 
@@ -48,19 +51,47 @@ def _fast_app(tour_app, tour_publisher):
 
 
 def _answer(client: Client, query: str, accept: str | None, *, raw: str | None = None):
+    """Status, headers in their order (but ``Date``) and body."""
     headers = {"Accept": accept} if accept is not None else {}
     response = client.get("/sparql?" + (raw if raw is not None else urlencode({"query": query})),
                           headers=headers)
-    kept = sorted((k, v) for k, v in response.headers.items() if k != "Date")
+    kept = [(k, v) for k, v in response.headers.items() if k != "Date"]
     return response.status_code, kept, response.get_data()
+
+
+@pytest.fixture()
+def flask_calls(monkeypatch):
+    """The requests the view read (each request Flask answers in full reads its parameters once)."""
+    calls: list[str] = []
+    original = sparql_views._collect
+
+    def counted():
+        calls.append("collect")
+        return original()
+    monkeypatch.setattr(sparql_views, "_collect", counted)
+    return calls
 
 
 @pytest.mark.parametrize("name", QUERIES)
 @pytest.mark.parametrize("accept", ACCEPTS)
-def test_answer_is_the_flask_views(tour_app, tour_publisher, name, accept):
+def test_answer_is_the_flask_views(tour_app, tour_publisher, flask_calls, name, accept):
     fast = Client(_fast_app(tour_app, tour_publisher))
     flask = tour_app.test_client()
-    assert _answer(fast, QUERIES[name], accept) == _answer(flask, QUERIES[name], accept)
+    got = _answer(fast, QUERIES[name], accept)
+    by_hot_path = not flask_calls
+    assert got == _answer(flask, QUERIES[name], accept)
+    if got[0] == 200 and not wants_page(accept, None):  # every answer but the page: the hot path's
+        assert by_hot_path, (name, accept)
+
+
+def test_unexpected_failure_is_flasks_500(tour_app, tour_publisher, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("engine bug")
+    monkeypatch.setattr(tour_publisher.store, "query", broken)
+    fast = Client(_fast_app(tour_app, tour_publisher))
+    got = _answer(fast, QUERIES["ask"], "application/sparql-results+json")
+    assert got[0] == 500 and b"engine bug" not in got[2]
+    assert got == _answer(tour_app.test_client(), QUERIES["ask"], "application/sparql-results+json")
 
 
 @pytest.mark.parametrize("raw", [
@@ -140,7 +171,8 @@ def test_query_text_takes_only_a_lone_query_parameter():
 
 
 @pytest.mark.parametrize("hops", [0, 1, 2])
-@pytest.mark.parametrize("forwarded", [None, "", "10.0.0.1", "10.0.0.1, 10.0.0.2", "a,b,c", " x ,  y "])
+@pytest.mark.parametrize("forwarded", [None, "", "10.0.0.1", "10.0.0.1, 10.0.0.2", "a,b,c", " x ,  y ",
+                                       '10.0.0.1, ""', '"", 10.0.0.1', ","])
 def test_client_address_is_flasks_behind_proxy_fix(hops, forwarded):
     environ = {"REMOTE_ADDR": "127.0.0.9"}
     if forwarded is not None:
@@ -190,3 +222,34 @@ def test_live_answer_is_the_posted_ones(limited_url):
                                    headers={"Accept": accept}, timeout=60)
             assert (got.status_code, kept(got), got.content) == (posted.status_code, kept(posted),
                                                                  posted.content), (name, accept)
+
+
+@pytest.fixture(scope="module")
+def proxied():
+    from conftest import server_process
+
+    with server_process("--query-timeout", "2", "--client-queries", "1", "--proxy-hops", "1",
+                        "--workers", "1") as server:
+        yield server
+
+
+def test_behind_a_proxy_the_client_is_the_forwarded_one(proxied):
+    """The per-client limit and the access log name the address the proxy forwarded, as Flask does."""
+    json = {"Accept": "application/sparql-results+json"}
+    one = {**json, "X-Forwarded-For": "192.0.2.1"}
+    runaway: list[requests.Response] = []
+    thread = threading.Thread(target=lambda: runaway.append(requests.get(
+        proxied.url + "/sparql", params={"query": RUNAWAY}, headers=one, timeout=60)))
+    thread.start()
+    try:
+        time.sleep(0.5)  # the runaway runs for two seconds: this client has its one query
+        again = requests.get(proxied.url + "/sparql", params={"query": "ASK {}"}, headers=one, timeout=30)
+        assert again.status_code == 429 and "client_queries" in again.text
+        other = requests.get(proxied.url + "/sparql", params={"query": "ASK {}"}, timeout=30,
+                             headers={**json, "X-Forwarded-For": "192.0.2.2"})
+        assert other.status_code == 200
+    finally:
+        thread.join()
+    assert runaway[0].status_code == 503
+    lines = [line for line in proxied.log().splitlines() if "GET /sparql?query=ASK" in line]
+    assert lines and {line.split(" ")[0] for line in lines} == {"192.0.2.1", "192.0.2.2"}

@@ -94,15 +94,13 @@ class Engine:
         started = time.monotonic()
         self.meta = read_json(self.folder / "meta.json")
         mode, disk = self.plan["mode"], self.plan.get("disk_dir")
+        copy = False  # the in-memory copy to load beside the snapshot, once everything else is set
         if mode == "disk":
             self.store = self._open_disk(Path(disk))
         elif self.meta.get("quads") is not None and _finished(self.folder / "store", self.plan["key"]):
             self.store = ox.Store.read_only(str(self.folder / "store"))
             self.meta["engine"] = "disk snapshot"
-            # Before the copy starts: on small data it is loaded, and merged or not by this flag, before
-            # this thread goes on (found when a restarted engine of the tour answered ASK with false).
-            self.merged = bool(self.meta["merged"])
-            threading.Thread(target=self._load_memory_copy, name="memory-copy", daemon=True).start()
+            copy = True
         else:
             self.store = ox.Store()
             self._load_inputs(self.store)
@@ -117,6 +115,10 @@ class Engine:
         log(f"ready in {time.monotonic() - started:.2f} s: {self.meta['triples']:,} triples in "
             f"{len(self.meta['graphs'])} graphs ({self.meta.get('engine', 'in memory')}; memory allocator: "
             f"{allocator.in_use()})")
+        if copy:  # last: on small data the copy is loaded and swapped in before this thread goes on, and
+            # it reads what open() set (a copy started first was built without the merged default
+            # graph, and a restarted engine of the tour answered ASK { ?s ?p ?o } with false)
+            threading.Thread(target=self._load_memory_copy, name="memory-copy", daemon=True).start()
 
     def _open_disk(self, folder: Path) -> ox.Store:
         if _finished(folder, self.plan["key"]) and self.meta.get("quads") is not None:

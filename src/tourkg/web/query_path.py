@@ -39,12 +39,13 @@ _HEADERS = (("Vary", "Accept"), *CORS_HEADERS.items(), ("X-Content-Type-Options"
 
 def client_address(environ: dict[str, Any], hops: int) -> str | None:
     """The client's address as Flask's ``request.remote_addr`` gives it behind ``ProxyFix(x_for=hops)``:
-    the ``hops``-th address from the right of ``X-Forwarded-For`` when there are that many."""
+    the ``hops``-th address from the right of ``X-Forwarded-For`` when there are that many (and it is
+    not empty)."""
     if hops:
         forwarded = environ.get("HTTP_X_FORWARDED_FOR")
         if forwarded:
             values = parse_list_header(forwarded)
-            if len(values) >= hops:
+            if len(values) >= hops and values[-hops]:
                 return values[-hops]
     return environ.get("REMOTE_ADDR")
 
@@ -85,6 +86,8 @@ def answer(environ: dict[str, Any], start_response: Callable[..., Any]) -> Itera
     started = time.monotonic()
     try:
         client = client_address(environ, publisher.settings.proxy_hops)
+        if client:
+            environ["REMOTE_ADDR"] = client  # as ProxyFix sets it: the access log names this client too
         outcome = sparql.run_query(publisher.store, request, chosen, client=client)
     except Exception as exc:  # noqa: BLE001 - the view raises it, and Flask's handlers answer
         environ[QUERY_ERROR] = exc
