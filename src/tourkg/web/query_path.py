@@ -4,7 +4,7 @@ A query's answer is never kept (the fast path replays only what a view marked pr
 query request goes through the web worker's Python. Behind a busy engine that Python runs on cores the
 engine's query threads share, and its cost counts: measured on 100k triples under 8 connections of
 ``COUNT(*)``, the web workers used about 1.1 ms of CPU per request beside the engine's 15 ms, CPU the
-engine does not get on two cores (docs/benchmarks.md). Here the same protocol rules run
+engine does not get on two cores (README, Performance). Here the same protocol rules run
 (``tourkg.sparql``, ``web.conneg``: the same functions the view calls) without the request object,
 the routing, the blueprint's view and the after-request hooks.
 
