@@ -4,6 +4,7 @@ form and format, every refusal, and the time limit. Against the tour in process,
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from urllib.parse import urlencode
@@ -13,11 +14,12 @@ import requests
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 
+from tourkg import sparql
 from tourkg.web import ENVIRON_KEY, sparql_views
 from tourkg.web.accesslog import QUERY_SECONDS
 from tourkg.web.conneg import wants_page
 from tourkg.web.fastpath import FastPath
-from tourkg.web.query_path import client_address, query_text
+from tourkg.web.query_path import MAX_BODY, client_address, query_text
 
 PANAMA = "https://w3id.org/tourkg/id/country/panama"
 SELECT = f"SELECT ?p ?o WHERE {{ <{PANAMA}> ?p ?o }} ORDER BY ?p ?o"
@@ -50,11 +52,19 @@ def _fast_app(tour_app, tour_publisher):
     return app
 
 
-def _answer(client: Client, query: str, accept: str | None, *, raw: str | None = None):
-    """Status, headers in their order (but ``Date``) and body."""
+def _answer(client: Client, query: str, accept: str | None, *, raw: str | None = None, how: str = "get"):
+    """Status, headers in their order (but ``Date``) and body; ``how``: by GET, by POST as a form
+    (``raw``: the body), or by POST directly (``application/sparql-query``)."""
     headers = {"Accept": accept} if accept is not None else {}
-    response = client.get("/sparql?" + (raw if raw is not None else urlencode({"query": query})),
-                          headers=headers)
+    if how == "form":
+        response = client.post("/sparql", data=raw if raw is not None else urlencode({"query": query}),
+                               headers=headers, content_type=sparql.FORM_URLENCODED)
+    elif how == "direct":
+        response = client.post("/sparql", data=query.encode(), headers=headers,
+                               content_type=sparql.SPARQL_QUERY)
+    else:
+        response = client.get("/sparql?" + (raw if raw is not None else urlencode({"query": query})),
+                              headers=headers)
     kept = [(k, v) for k, v in response.headers.items() if k != "Date"]
     return response.status_code, kept, response.get_data()
 
@@ -72,14 +82,15 @@ def flask_calls(monkeypatch):
     return calls
 
 
+@pytest.mark.parametrize("how", ["get", "form", "direct"])
 @pytest.mark.parametrize("name", QUERIES)
 @pytest.mark.parametrize("accept", ACCEPTS)
-def test_answer_is_the_flask_views(tour_app, tour_publisher, flask_calls, name, accept):
+def test_answer_is_the_flask_views(tour_app, tour_publisher, flask_calls, name, accept, how):
     fast = Client(_fast_app(tour_app, tour_publisher))
     flask = tour_app.test_client()
-    got = _answer(fast, QUERIES[name], accept)
+    got = _answer(fast, QUERIES[name], accept, how=how)
     by_hot_path = not flask_calls
-    assert got == _answer(flask, QUERIES[name], accept)
+    assert got == _answer(flask, QUERIES[name], accept, how=how)
     if got[0] == 200 and not wants_page(accept, None):  # every answer but the page: the hot path's
         assert by_hot_path, (name, accept)
 
@@ -105,6 +116,53 @@ def test_other_query_strings_get_the_flask_answer(tour_app, tour_publisher, raw)
     flask = tour_app.test_client()
     assert _answer(fast, "", "application/sparql-results+json", raw=raw) == _answer(
         flask, "", "application/sparql-results+json", raw=raw)
+
+
+LONG = "ASK {} # " + "x" * (MAX_BODY + 10)
+
+
+@pytest.mark.parametrize(("content_type", "body", "url"), [
+    (sparql.FORM_URLENCODED, "query=ASK%20%7B%7D&format=csv", ""),
+    (sparql.FORM_URLENCODED, "query=ASK%20%7B%7D&update=CLEAR%20ALL", ""),
+    (sparql.FORM_URLENCODED, "query=ASK%20%7B%7D", "format=xml"),
+    (sparql.FORM_URLENCODED, "query=ASK%20%7B%7D", "query=ASK%20%7B%7D"),
+    (sparql.FORM_URLENCODED, "query=%FF", ""),
+    (sparql.FORM_URLENCODED, "query=ASK {} # \u00e9", ""),
+    (sparql.FORM_URLENCODED, "update=CLEAR%20ALL", ""),
+    (sparql.FORM_URLENCODED, "", ""),
+    (sparql.FORM_URLENCODED + "; charset=UTF-8", "query=ASK%20%7B%7D", ""),
+    (sparql.FORM_URLENCODED, urlencode({"query": LONG}), ""),
+    (sparql.SPARQL_QUERY, "ASK {}", "format=csv"),
+    (sparql.SPARQL_QUERY, "ASK {}", "query=ASK%20%7B%7D"),
+    (sparql.SPARQL_QUERY + "; charset=utf-8", "ASK { ?s ?p ?o }", ""),
+    (sparql.SPARQL_QUERY, b"ASK {} # \xff", ""),
+    (sparql.SPARQL_QUERY, LONG, ""),
+    (sparql.SPARQL_UPDATE, "CLEAR ALL", ""),
+    ("text/plain", "ASK {}", ""),
+    (None, "ASK {}", ""),
+])
+def test_other_posts_get_the_flask_answer(tour_app, tour_publisher, content_type, body, url):
+    """Flask answers them, with the body the hot path read put back for it."""
+    def answer(client):
+        response = client.post("/sparql" + (f"?{url}" if url else ""), data=body, content_type=content_type,
+                               headers={"Accept": "application/sparql-results+json"})
+        kept = [(k, v) for k, v in response.headers.items() if k != "Date"]
+        return response.status_code, kept, response.get_data()
+    assert answer(Client(_fast_app(tour_app, tour_publisher))) == answer(tour_app.test_client())
+
+
+def test_a_short_body_is_flasks(tour_app, tour_publisher):
+    """A body shorter than its declared length: Flask reads what came, as it would have."""
+    def answer(app):
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/sparql", "QUERY_STRING": "",
+                   "SERVER_NAME": "h", "SERVER_PORT": "80", "wsgi.url_scheme": "http", "HTTP_HOST": "h",
+                   "REMOTE_ADDR": "127.0.0.1", "CONTENT_TYPE": sparql.SPARQL_QUERY, "CONTENT_LENGTH": "100",
+                   "wsgi.input": io.BytesIO(b"ASK {}"), "wsgi.errors": io.StringIO()}
+        seen = []
+        body = b"".join(app(environ, lambda status, headers, exc_info=None: seen.append(status)))
+        return seen, body
+    got = answer(_fast_app(tour_app, tour_publisher))
+    assert got == answer(tour_app.wsgi_app) and got[0] != ["200 OK"]
 
 
 @pytest.fixture()
@@ -165,7 +223,18 @@ def test_query_text_takes_only_a_lone_query_parameter():
     for other in ("query=a&format=csv", "format=csv&query=a", "query=a&query=b", "query=%FF", "queryx=a",
                   "query=\u00e9"):
         assert query_text(environ(other)) is None, other
-    assert query_text(environ("query=a", method="POST")) is None
+    assert query_text(environ("query=a", method="POST")) is None  # a POST's query string: Flask's
+
+    class Unread:
+        def read(self, *args):
+            raise AssertionError("a body past MAX_BODY is left to Flask unread")
+    for length in (str(MAX_BODY + 1), "-1", "", "x"):
+        posted = {**environ("", method="POST"), "CONTENT_TYPE": sparql.SPARQL_QUERY, "CONTENT_LENGTH": length,
+                  "wsgi.input": Unread()}
+        assert query_text(posted) is None
+    posted = {**environ("", method="POST"), "CONTENT_TYPE": sparql.SPARQL_QUERY, "CONTENT_LENGTH": "6",
+              "wsgi.input": io.BytesIO(b"ASK {}")}
+    assert query_text(posted) == "ASK {}" and posted["wsgi.input"].read() == b"ASK {}"  # put back
     assert query_text(environ("query=a", method="HEAD")) is None
     assert query_text(environ("query=a", path="/sparql/")) is None
 

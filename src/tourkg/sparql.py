@@ -134,7 +134,8 @@ def check_urlencoded_utf8(raw: bytes, what: str) -> None:
                                  "bytes.") from None
 
 
-def _media_type(content_type: str | None) -> str:
+def media_type(content_type: str | None) -> str:
+    """The media type of a ``Content-Type`` header, lower case, without its parameters."""
     return (content_type or "").split(";")[0].strip().lower()
 
 
@@ -144,16 +145,16 @@ def _body_params(content_type: str | None, body: bytes) -> tuple[dict[str, list[
     :raises UpdateNotAllowed: ``application/sparql-update``.
     :raises UnsupportedMediaType: any other type, or none.
     """
-    media_type = _media_type(content_type)
-    if media_type == FORM_URLENCODED:
+    kind = media_type(content_type)
+    if kind == FORM_URLENCODED:
         text = _decode(body, "form body")
         check_urlencoded_utf8(body, "form body")
         return parse_qs(text, keep_blank_values=True, errors="strict"), None
-    if media_type == SPARQL_QUERY:
+    if kind == SPARQL_QUERY:
         return {}, _decode(body, "query")
-    if media_type == SPARQL_UPDATE:
+    if kind == SPARQL_UPDATE:
         raise UpdateNotAllowed(_READ_ONLY.format(what=SPARQL_UPDATE))
-    shown = f"Content-Type {media_type!r}" if media_type else "no Content-Type"
+    shown = f"Content-Type {kind!r}" if kind else "no Content-Type"
     raise UnsupportedMediaType(f"A query sent by POST needs Content-Type {FORM_URLENCODED} or {SPARQL_QUERY} "
                                f"(SPARQL 1.1 Protocol §2.1.2-2.1.3); this request has {shown}.")
 

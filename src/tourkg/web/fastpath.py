@@ -117,12 +117,13 @@ class FastPath:
                                                 ("Access-Control-Allow-Origin", "*")])
             return [_TOO_LONG]
         method = environ.get("REQUEST_METHOD")
-        if (method != "GET" and method != "HEAD") or any(h in environ for h in _TO_FLASK):
-            return self._pass(environ, start_response)
-        if environ.get("PATH_INFO") == "/sparql":  # a query: answered here when plain, never kept
+        to_flask = any(h in environ for h in _TO_FLASK)
+        if environ.get("PATH_INFO") == "/sparql" and not to_flask:  # a query: answered here when plain
             answered = query_path.answer(environ, start_response)
             if answered is not None:
                 return answered
+        if (method != "GET" and method != "HEAD") or to_flask:
+            return self._pass(environ, start_response)
         key = self.key(environ)
         entry = self._entries.get(key)
         if entry is not None and self.ttl is not None and time.monotonic() - entry.born > self.ttl:

@@ -8,16 +8,19 @@ engine does not get on two cores (README, Performance). Here the same protocol r
 (``tourkg.sparql``, ``web.conneg``: the same functions the view calls) without the request object,
 the routing, the blueprint's view and the after-request hooks.
 
-Only the plainest request is taken: a GET whose query string is exactly one ``query`` parameter, from
-a client that does not want the query page, and that passes every check. Everything else, including
-every refusal, goes to Flask, which answers it in full. A refusal that comes from running the query
-(a syntax error found by the engine, the time limit, a busy engine) is handed to the view in the WSGI
-environ (:data:`QUERY_ERROR`) and raised there, so its response is Flask's own and the query never
-runs twice.
+Only the plainest requests are taken, from a client that does not want the query page, and that pass
+every check: a GET whose query string is exactly one ``query`` parameter, or a POST with no query
+string whose body, of a declared length under :data:`MAX_BODY`, is exactly one ``query`` form field or
+an ``application/sparql-query`` (YASGUI and notebooks POST; SPARQL 1.1 Protocol §2.1.2-3).
+Everything else, including every refusal, goes to Flask, which answers it in full. A refusal that
+comes from running the query (a syntax error found by the engine, the time limit, a busy engine) is
+handed to the view in the WSGI environ (:data:`QUERY_ERROR`) and raised there, so its response is
+Flask's own and the query never runs twice.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,6 +34,9 @@ from tourkg.web import CORS_HEADERS, ENVIRON_KEY
 from tourkg.web.accesslog import QUERY_SECONDS
 from tourkg.web.conneg import choose_query_formats, wants_page
 
+#: Longest POST body read here; longer ones go to Flask (which refuses past ``MAX_CONTENT_LENGTH``, at
+#: least 1 MB): a body is read whole before anything is decided.
+MAX_BODY = 64 << 10
 #: WSGI environ key of an exception the query hot path met while running a query: the view raises it.
 QUERY_ERROR = "tourkg.query_error"
 #: The headers the Flask view and the app's after-request hook add to every query answer, in their order.
@@ -51,18 +57,46 @@ def client_address(environ: dict[str, Any], hops: int) -> str | None:
 
 
 def query_text(environ: dict[str, Any]) -> str | None:
-    """The query of a ``GET /sparql`` whose query string is one ``query`` parameter and nothing else,
-    as ``request.args`` reads it; ``None`` for any other request."""
-    if environ.get("REQUEST_METHOD") != "GET" or environ.get("PATH_INFO") != "/sparql":
+    """The query of a plain query request (see the module docstring), as the view reads it; ``None``
+    for any other request. A POST body read here is put back, for Flask to read when it answers."""
+    if environ.get("PATH_INFO") != "/sparql":
         return None
-    raw = environ.get("QUERY_STRING", "")
+    method = environ.get("REQUEST_METHOD")
+    if method == "GET":
+        return _lone_query(environ.get("QUERY_STRING", ""), "URL")
+    if method != "POST" or environ.get("QUERY_STRING"):
+        return None
+    media_type = sparql.media_type(environ.get("CONTENT_TYPE"))
+    if media_type not in (sparql.FORM_URLENCODED, sparql.SPARQL_QUERY):
+        return None
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None  # no length (chunked) or a broken one: Flask
+    if not 0 <= length <= MAX_BODY:
+        return None
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # Flask reads the same bytes if it answers
+    if len(body) != length:
+        return None
+    if media_type == sparql.SPARQL_QUERY:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return _lone_query(body.decode("latin-1"), "form body") if body.isascii() else None
+
+
+def _lone_query(raw: str, what: str) -> str | None:
+    """The value of ``raw`` (URL-encoded, ASCII) when it is exactly one ``query`` parameter and decodes
+    to UTF-8."""
     if not raw.startswith("query=") or not raw.isascii():
         return None
     pairs = parse_qsl(raw, keep_blank_values=True)
     if len(pairs) != 1 or pairs[0][0] != "query":
         return None
     try:
-        sparql.check_urlencoded_utf8(raw.encode("ascii"), "URL")
+        sparql.check_urlencoded_utf8(raw.encode("ascii"), what)
     except TourkgError:
         return None
     return pairs[0][1]
