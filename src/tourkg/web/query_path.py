@@ -10,7 +10,7 @@ the routing, the blueprint's view and the after-request hooks.
 
 Only the plainest requests are taken, from a client that does not want the query page, and that pass
 every check: a GET whose query string is exactly one ``query`` parameter, or a POST with no query
-string whose body, of a declared length under :data:`MAX_BODY`, is exactly one ``query`` form field or
+string whose body, of a declared length of at most :data:`MAX_BODY`, is exactly one ``query`` form field or
 an ``application/sparql-query`` (YASGUI and notebooks POST; SPARQL 1.1 Protocol §2.1.2-3).
 Everything else, including every refusal, goes to Flask, which answers it in full. A refusal that
 comes from running the query (a syntax error found by the engine, the time limit, a busy engine) is
@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from werkzeug.http import parse_list_header
+from werkzeug.wsgi import get_content_length
 
 from tourkg import sparql
 from tourkg.errors import TourkgError
@@ -69,13 +70,14 @@ def query_text(environ: dict[str, Any]) -> str | None:
     media_type = sparql.media_type(environ.get("CONTENT_TYPE"))
     if media_type not in (sparql.FORM_URLENCODED, sparql.SPARQL_QUERY):
         return None
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None  # no length (chunked) or a broken one: Flask
-    if not 0 <= length <= MAX_BODY:
+    length = get_content_length(environ)  # as werkzeug reads it; None when chunked or broken
+    if length is None or length > MAX_BODY or "HTTP_TRANSFER_ENCODING" in environ:
         return None
-    body = environ["wsgi.input"].read(length)
+    try:
+        body = environ["wsgi.input"].read(length)
+    except OSError:  # the client went away (granian's stream gives a short read instead)
+        environ["wsgi.input"] = io.BytesIO(b"")
+        return None
     environ["wsgi.input"] = io.BytesIO(body)  # Flask reads the same bytes if it answers
     if len(body) != length:
         return None
