@@ -23,6 +23,7 @@ import requests
 from conftest import ROOT, free_port, nginx_conf, running_server, web_server
 
 sys.path.insert(0, str(ROOT / "bench"))
+import synthetic  # noqa: E402
 from readme_nginx import front_conf  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -263,6 +264,37 @@ def test_a_forged_forwarded_host_reaches_neither_tourkg_nor_the_cache(linked):
         named = requests.get(url + "/.well-known/void", headers={"Accept": "text/turtle", "Host": other},
                              timeout=30)
         assert f"http://{other}/sparql" in named.text and f"{url}/sparql" not in named.text
+
+
+def test_dumps_larger_than_the_fronts_buffer_go_through_whole(tmp_path):
+    """The README's front reads a dump into one buffer of at most 512 KB (``output_buffers``) and writes
+    it out, buffer after buffer: a dump of several buffers arrives whole, plain and gzipped, and a Range
+    across a buffer's end is cut where it was asked."""
+    from conftest import server_process
+
+    if not INSTALLED:
+        pytest.fail(f"TOURKG_REQUIRE_NGINX=1 but {REASON}")
+    data = synthetic.write(tmp_path / "synthetic.ttl", 120_000)
+    link = tmp_path / "public" / "dumps"
+    with server_process("--data", str(data), "--cache-dir", str(tmp_path / "cache"), "--dumps-link",
+                        str(link), "--proxy-hops", "1") as server:
+        alone = {encoding: requests.get(f"{server.url}/dump.nt", headers={"Accept-Encoding": encoding},
+                                        stream=True, timeout=60).raw.read()
+                 for encoding in ("identity", "gzip")}
+        assert len(alone["identity"]) > 3 * 512 * 1024 and len(alone["gzip"]) > 512 * 1024
+        with readme_front(server.url, tmp_path, link) as url:
+            for encoding, body in alone.items():
+                sent = requests.get(f"{url}/dump.nt", headers={"Accept-Encoding": encoding}, stream=True,
+                                    timeout=60)
+                assert sent.headers.get("Content-Encoding", "identity") == encoding
+                assert int(sent.headers["Content-Length"]) == len(body) and sent.raw.read() == body
+            start = 512 * 1024 - 10
+            part = requests.get(url + "/dump.nt", headers={"Accept-Encoding": "identity",
+                                                          "Range": f"bytes={start}-{start + 99}"}, timeout=60)
+            assert part.status_code == 206 and part.content == alone["identity"][start:start + 100]
+            head = requests.head(url + "/dump.nt", headers={"Accept-Encoding": "identity"}, timeout=60)
+            assert int(head.headers["Content-Length"]) == len(alone["identity"]) and not head.content
+            assert server.log().count("GET /dump.nt ") == 2  # only the two asked of tourkg itself
 
 
 def test_a_reload_shows_through_the_cache_after_a_second(tmp_path):
