@@ -14,10 +14,11 @@ the README shows (``bench/readme_nginx.py`` reads the block from the README; tou
 second, so every workload is measured again through that front (queries pass through it to tourkg).
 Each one-resource row asks one document again and again, so behind the front nginx answers from its
 cache, as tourkg alone answers from its prepared bytes; a document nginx does not hold passes through
-to tourkg at the price of the proxy. The reference nginx keeps ``tcp_nopush`` on, as Debian's
-``nginx.conf`` does; the front's dump location turns it off (see the README). Beside them, a WSGI app
-with no logic under granian (``bench/ceiling_app.py``) sends the same small dump files as nginx: the
-ceiling of any app under granian, which is why small dumps need the front.
+to tourkg at the price of the proxy. The reference nginx sends with ``sendfile`` and ``tcp_nopush``,
+as Debian's ``nginx.conf`` does; the front's dump location writes from a buffer instead (see the
+README). Beside them, a WSGI app with no logic under granian (``bench/ceiling_app.py``) sends the same
+small dump files as nginx: the ceiling of any app under granian, which is why small dumps need the
+front.
 
     .venv/bin/python bench/run.py [--sizes 1000 100000 1000000] [--seconds 8] [--no-rdflib-endpoint]
 """
