@@ -2,6 +2,8 @@
 bounded queue for a query slot, past it 503 with Retry-After at once; a client over its own limit gets
 429; pages, data and health never wait behind queries. Real servers on loopback."""
 
+import contextlib
+import os
 import threading
 import time
 
@@ -156,3 +158,37 @@ def test_admission_per_client_limit():
         admission.leave("a", started)
     admission.leave("b", other)
     admission.leave("a", admission.enter("a"))
+
+
+def _nice_values(pid: int) -> list[int]:
+    """The nice value of each thread of process ``pid`` (field 19 of /proc/PID/task/TID/stat)."""
+    values = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/stat") as stat:
+            values.append(int(stat.read().rsplit(")", 1)[1].split()[16]))
+    return values
+
+
+def test_queries_run_below_the_look_ups_in_priority(tmp_path):
+    """User queries run on the engine's query threads, at a lower priority (a higher nice value) than
+    the connection threads that answer the look-ups of pages, so that a flood of queries leaves pages
+    fast; the answers are the same."""
+    from tourkg.config import build_settings
+    from tourkg.dataset import PendingDataset
+    from tourkg.engines.process import QUERY_NICE
+    from tourkg.sparql import formats_for_name
+
+    assert QUERY_NICE > 0
+    dataset = PendingDataset(build_settings({"cache_dir": str(tmp_path), "query_slots": 2})).finish()
+    try:
+        pid = dataset.engine._process.pid
+        assert QUERY_NICE not in _nice_values(pid)  # no query yet: no query thread
+        formats = formats_for_name("json")
+        answers = [dataset.store.query("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", formats=formats).body
+                   for _ in range(3)]
+        assert len(set(answers)) == 1 and b'"n"' in answers[0]
+        niced = _nice_values(pid).count(QUERY_NICE)
+        assert 1 <= niced <= 2, _nice_values(pid)  # at most one thread per query slot
+        assert _nice_values(pid).count(0) >= 2  # the main and connection threads keep theirs
+    finally:
+        dataset.close()
