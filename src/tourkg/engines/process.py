@@ -56,6 +56,8 @@ LISTS_KEPT = 8
 #: pages one after the other: p50/p90 6.5-9.1/11-15 ms at 0, 3.7-4.2/5.7-8.8 ms at 10 and 3.8/6.5 ms
 #: at 5; the queries' throughput the same within the noise (0.85-1.03x Oxigraph server either way).
 QUERY_NICE = 5
+#: Nice value of the background preparation (the other dumps, the snapshot, the in-memory copy).
+BACKGROUND_NICE = 10
 #: Longest wait for the statistics computed after start-up (a second or two on a million triples).
 STATS_WAIT = 300.0
 #: Longest wait for the supervisor's word that it serves (plan ``defer_rest``) before the rest of the
@@ -179,8 +181,7 @@ class Engine:
         """After opening the disk snapshot: load the in-memory copy (faster queries) and swap it in, below
         the requests in priority (the loader's threads inherit this thread's nice value), so the first
         requests after a restart are not slowed down by it."""
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        _lower_priority(BACKGROUND_NICE)
         started = time.monotonic()
         try:
             memory = ox.Store()
@@ -337,9 +338,11 @@ class Engine:
 
 
 def _lower_priority(nice: int) -> None:
-    """Raise the calling thread's nice value (Linux sets it per thread; anyone may raise their own)."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    """Raise the calling thread's nice value. Only on Linux, where each thread has its own (anyone may
+    raise theirs); elsewhere the call would name the whole process, or another one."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
 def _give_back_memory() -> None:
@@ -545,8 +548,7 @@ def _prepare_in_background(engine: Engine) -> None:
         log(f"preparing the statistics or the N-Triples dump failed: {type(exc).__name__}: {exc}")
     # Below the requests in priority: on Linux a thread has its own nice value, and the threads Oxigraph
     # starts from it (RocksDB's) inherit it, so preparing never slows down serving.
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    _lower_priority(BACKGROUND_NICE)
     # On a first start, not before the server answers: the other dumps and the snapshot are no route's
     # first need, and their CPU would go to the start (0.1 s of it on the tour, whose start is bound by
     # CPU); a request for one of these dumps meanwhile renders it at once.
