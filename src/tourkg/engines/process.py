@@ -49,14 +49,16 @@ MARKER = "tourkg-dataset.json"
 _WATCHDOG_TICK = 0.02
 #: Paginated lists whose sorted values the engine keeps (see ``lookups.neighbours``).
 LISTS_KEPT = 8
-#: Nice value of the threads that run user queries. The connection threads, which answer the look-ups
-#: of pages and data, stay at 0, and the background preparation runs at 10. Why: a query is CPU-bound
-#: and a look-up takes milliseconds; at equal priority a flood of queries slowed every page that needs
-#: the engine. Measured on 100k triples, 2 cores, 8 connections of ``COUNT(*)``, 60 never-rendered
-#: pages one after the other: p50/p90 6.5-9.1/11-15 ms at 0, 3.7-4.2/5.7-8.8 ms at 10 and 3.8/6.5 ms
-#: at 5; the queries' throughput the same within the noise (0.85-1.03x Oxigraph server either way).
+#: How much higher the nice value of the threads that run user queries is than the process's. The
+#: connection threads, which answer the look-ups of pages and data, keep the process's, and the
+#: background preparation runs 10 higher. Why: a query is CPU-bound and a look-up takes milliseconds;
+#: at equal priority a flood of queries slowed every page that needs the engine. Measured on 100k
+#: triples, 2 cores, 8 connections of ``COUNT(*)``, 60 never-rendered pages one after the other:
+#: p50/p90 6.5-9.1/11-15 ms at +0, 3.7-4.2/5.7-8.8 ms at +10 and 3.8/6.5 ms at +5; the queries'
+#: throughput the same within the noise (0.85-1.03x Oxigraph server either way).
 QUERY_NICE = 5
-#: Nice value of the background preparation (the other dumps, the snapshot, the in-memory copy).
+#: How much higher the nice value of the background preparation is (the other dumps, the snapshot,
+#: the in-memory copy).
 BACKGROUND_NICE = 10
 #: Longest wait for the statistics computed after start-up (a second or two on a million triples).
 STATS_WAIT = 300.0
@@ -337,12 +339,14 @@ class Engine:
                 os._exit(EXIT_TIMEOUT)
 
 
-def _lower_priority(nice: int) -> None:
-    """Raise the calling thread's nice value. Only on Linux, where each thread has its own (anyone may
-    raise theirs); elsewhere the call would name the whole process, or another one."""
+def _lower_priority(by: int) -> None:
+    """Raise the calling thread's nice value by ``by`` from the process's (a server started with
+    ``nice`` keeps its order: queries, then preparation, below its requests). Only on Linux, where each
+    thread has its own (anyone may raise theirs); elsewhere the call would name a whole process."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            base = os.getpriority(os.PRIO_PROCESS, os.getpid())
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, base + by))
 
 
 def _give_back_memory() -> None:
