@@ -34,6 +34,8 @@ import synthetic  # noqa: E402
 FLOOD_CONNECTIONS = 8
 #: Seconds of each flood: the pages, asked from its second second on, take well under its rest.
 FLOOD_SECONDS = 10
+#: The first visit asked for (the ones before it may have been rendered by a probe).
+FIRST = 1000
 
 
 def page_url(server: run.Server, number: int) -> str:
@@ -86,6 +88,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "tourkg-bench")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "pages-under-queries.md")
     args = parser.parse_args()
+    wanted = FIRST + 4 * args.rounds * args.pages  # per round and server: alone, then under the flood
+    visits = synthetic._sizes(args.triples)["visits"]
+    if wanted > visits:
+        parser.error(f"{args.triples:,} triples hold {visits:,} visits; these rounds and pages need "
+                     f"{wanted:,}: "
+                     "give more --triples or fewer --pages")
     args.work.mkdir(parents=True, exist_ok=True)
     data = synthetic.write(args.work / f"synthetic-{args.triples}.ttl", args.triples)
     cache = args.work / f"pages-cache-{args.triples}"
@@ -96,7 +104,7 @@ def main() -> None:
     idle: dict[str, list[float]] = {"tourkg": [], "Oxigraph server": []}
     flooded: dict[str, list[float]] = {"tourkg": [], "Oxigraph server": []}
     rates: dict[str, list[float]] = {"tourkg": [], "Oxigraph server": []}
-    first = 1000
+    first = FIRST
     try:
         for round_ in range(args.rounds):
             order = (tk, ox) if round_ % 2 == 0 else (ox, tk)
