@@ -45,7 +45,18 @@ class ServerProcess:
     _log: Any
 
     def log(self) -> str:
-        """What the server wrote on stderr so far (its log and access log)."""
+        """What the server wrote on stderr so far (its log and access log). The web workers write their
+        access-log lines together every ``FLUSH`` seconds: read once the file has stopped growing for a
+        few of those (at most 10 s, for a server that never stops logging)."""
+        from tourkg.web.accesslog import FLUSH
+
+        deadline, size = time.monotonic() + 10, -1
+        while time.monotonic() < deadline:
+            self._log.seek(0, os.SEEK_END)
+            if self._log.tell() == size:
+                break
+            size = self._log.tell()
+            time.sleep(3 * FLUSH)
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
 

@@ -3,6 +3,8 @@ query time for SPARQL, and no request can forge or split a log line. A real serv
 
 import http.client
 import re
+import signal
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -77,6 +79,7 @@ def _lines_of(requests_made: list[dict], headers: list[tuple[str, str]], tmp_pat
         log = AccessLog(app, out.fileno())
         for environ in requests_made:
             log(dict(environ), lambda status, sent, exc_info=None: None)
+        log.flush()
     return path.read_text().splitlines()
 
 
@@ -125,6 +128,7 @@ def test_the_size_logged_is_the_one_each_answer_declared(tmp_path):
         log = AccessLog(app, out.fileno())
         for _ in range(3):
             list(log(dict(environ), lambda status, sent, exc_info=None: None))
+        log.flush()
     assert [LINE.match(x).group(7) for x in path.read_text().splitlines()] == ["11", "22", "3"]
 
 
@@ -140,6 +144,7 @@ def test_long_targets_are_logged_but_not_kept(tmp_path):
                                   out.fileno())
         log(dict(environ), lambda status, sent, exc_info=None: None)
         log({**environ, "PATH_INFO": "/page/short"}, lambda status, sent, exc_info=None: None)
+        log.flush()
     assert [key[2] for key in log._requests] == ["/page/short"]
     assert long_path in (tmp_path / "access.log").read_text()
 
@@ -165,6 +170,88 @@ def test_replayed_prepared_answers_are_logged_with_their_own_size(tmp_path):
         log = AccessLog(FastPath(app), out.fileno())
         for environ in made:
             b"".join(log(dict(environ), lambda status, sent, exc_info=None: None))
+        log.flush()
     logged = [LINE.match(x).group(4, 6, 7) for x in path.read_text().splitlines()]
     assert logged == [("/a", "200", "5"), ("/b", "200", "123"), ("/a", "200", "5"), ("/b", "200", "123"),
                       ("/a", "200", "5"), ("/b", "200", "123"), ("/b", "304", "0")]
+
+
+def _environ(path: str = "/page/country/panama") -> dict:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "REMOTE_ADDR": "::1",
+            "SERVER_PROTOCOL": "HTTP/1.1"}
+
+
+def _answer(environ, start_response):
+    start_response("200 OK", [("Content-Length", "3")])
+    return [b"abc"]
+
+
+def test_lines_are_written_together_in_whole_lines_of_at_most_pipe_buf(tmp_path, monkeypatch):
+    """Lines wait and go out together: each write is whole lines, at most PIPE_BUF bytes (so the kernel
+    never interleaves two workers' writes to a pipe), in the order of the requests, none lost."""
+    from tourkg.web import accesslog
+
+    writes: list[bytes] = []
+    monkeypatch.setattr(accesslog.AccessLog, "_send", lambda self, data: writes.append(data))
+    log = accesslog.AccessLog(_answer, 2)
+    paths = [f"/page/n{i}" + "x" * (i % 50) for i in range(300)]
+    for path in paths:
+        log(_environ(path), lambda status, sent, exc_info=None: None)
+    log.flush()
+    lines = b"".join(writes).decode().splitlines()
+    assert [LINE.match(x).group(4) for x in lines] == paths
+    assert all(len(w) <= 4096 and w.endswith(b"\n") for w in writes)
+    assert len(writes) <= len(paths) // 10  # together, not a write a line
+
+
+def test_waiting_lines_are_written_without_being_asked(tmp_path):
+    """The writer thread writes what waits within ``FLUSH`` seconds, with no further request."""
+    from tourkg.web.accesslog import AccessLog
+
+    path = tmp_path / "access.log"
+    with path.open("ab") as out:
+        log = AccessLog(_answer, out.fileno())
+        log(_environ(), lambda status, sent, exc_info=None: None)
+        deadline = time.monotonic() + 10
+        while "panama" not in path.read_text():
+            assert time.monotonic() < deadline, "the waiting line was never written"
+            time.sleep(0.05)
+
+
+def test_a_log_that_does_not_keep_up_is_written_by_the_requests(tmp_path, monkeypatch):
+    """Past ``_MOST_WAITING`` lines waiting (the writer thread held up), a request writes them itself, as
+    an unbuffered log would: what waits stays bounded."""
+    from tourkg.web import accesslog
+
+    monkeypatch.setattr(accesslog, "_MOST_WAITING", 5)
+    path = tmp_path / "access.log"
+    with path.open("ab") as out:
+        log = accesslog.AccessLog(_answer, out.fileno(), flush=3600)  # the writer thread sleeps meanwhile
+        for _ in range(20):
+            log(_environ(), lambda status, sent, exc_info=None: None)
+            assert len(log._waiting) <= 6
+        assert len(path.read_text().splitlines()) >= 14
+        log.flush()
+    assert len(path.read_text().splitlines()) == 20
+
+
+def test_every_request_is_logged_when_the_server_stops(tmp_path):
+    """A burst of requests from several clients, then the server is stopped at once: each web worker
+    writes the lines still waiting as it exits; every request has its one whole line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with server_process("--workers", "2") as server:
+        url = server.url + "/page/country/panama"
+        requests.get(url, timeout=30)
+
+        def burst(_: int) -> int:
+            with requests.Session() as session:
+                return sum(session.get(url, timeout=30).status_code == 200 for _ in range(50))
+
+        with ThreadPoolExecutor(8) as pool:
+            answered = sum(pool.map(burst, range(8)))
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(30)
+        logged = [x for x in access_lines(server.log()) if '"GET /page/country/panama HTTP/1.1" 200' in x]
+    assert answered == 400
+    assert len(logged) == 401 and all(LINE.match(x) for x in logged)
