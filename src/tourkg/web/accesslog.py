@@ -43,8 +43,9 @@ _KEPT_TARGET = 200
 FLUSH = 0.1
 #: Most bytes written at once: writes of at most PIPE_BUF bytes to a pipe are never interleaved.
 _PIPE_BUF = 4096
-#: Lines that may wait (about 10 MB): past it a request writes them itself, as an unbuffered log would.
-_MOST_WAITING = 100_000
+#: Lines that may wait (about 1 MB; 80 MB of the longest escaped targets): past it a request writes them
+#: itself, as an unbuffered log would. A worker logs a few thousand lines between two writes.
+_MOST_WAITING = 10_000
 #: This process's id, kept up to date across forks (``os.getpid`` is a system call).
 _process = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
@@ -65,9 +66,9 @@ class AccessLog:
     """WSGI middleware writing the access log (see the module docstring)."""
 
     def __init__(self, app: Callable[..., Any], fd: int = 2, *, flush: float | None = FLUSH) -> None:
-        """:param flush: most seconds a line waits to be written with others (``None``: each line at
+        """:param flush: most seconds a line waits to be written with others (``None`` or 0: each line at
         once)."""
-        self.app, self.fd, self.flush_after = app, fd, flush
+        self.app, self.fd, self.flush_after = app, fd, flush or 0.0
         self._second = -1
         self._stamp = ""
         self._requests: dict[tuple[Any, ...], tuple[str, str]] = {}
@@ -124,7 +125,7 @@ class AccessLog:
         self._emit(line.encode("ascii", "replace"))
 
     def _emit(self, data: bytes) -> None:
-        if self.flush_after is None:
+        if self.flush_after <= 0:
             self._send(data)
             return
         self._waiting.append(data)  # a deque: appending is atomic, no lock on the request's path
@@ -170,7 +171,7 @@ class AccessLog:
 
     def _writer(self) -> None:
         while True:
-            time.sleep(self.flush_after or 0)
+            time.sleep(self.flush_after)
             self.flush()
 
     def _request(self, environ: dict[str, Any]) -> tuple[str, str]:
