@@ -46,6 +46,8 @@ _TOO_LONG = (b"414 URI Too Long\n\nThe request URL is longer than 8190 character
              b"by "
              b"POST (SPARQL 1.1 Protocol \xc2\xa72.1: form body or application/sparql-query).\n")
 _BLOCK = 128 << 10  # measured: the best of 64 KB to 16 MB blocks under granian (docs/benchmarks.md)
+#: Where :meth:`FastPath.ready` leaves the prepared answer it found, for the call that follows.
+PREPARED = "tourkg.prepared"
 _FORWARDED = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_PORT",
               "HTTP_X_FORWARDED_PREFIX", "HTTP_X_FORWARDED_FOR")
 
@@ -111,7 +113,27 @@ class FastPath:
             key += tuple(environ.get(name) for name in _FORWARDED)
         return key
 
+    def ready(self, environ: dict[str, Any]) -> bool:
+        """Whether this request is answered from a prepared answer, with no waiting: the server's event
+        loop then calls the app in its own thread (``web/httpd.py``). The answer found is left in the
+        environ, so that the call answers with it even if it is replaced meanwhile."""
+        if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > MAX_URL:
+            return True
+        method = environ.get("REQUEST_METHOD")
+        if (method != "GET" and method != "HEAD") or environ.get("PATH_INFO") == "/sparql":
+            return False
+        if any(h in environ for h in _TO_FLASK):
+            return False
+        entry = self._entries.get(self.key(environ))
+        if entry is None or (self.ttl is not None and time.monotonic() - entry.born > self.ttl):
+            return False
+        environ[PREPARED] = entry
+        return True
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        entry = environ.pop(PREPARED, None)
+        if entry is not None:
+            return self._respond(entry, environ, start_response, environ.get("REQUEST_METHOD") == "HEAD")
         if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > MAX_URL:
             start_response("414 URI Too Long", [("Content-Type", "text/plain; charset=utf-8"),
                                                 ("Access-Control-Allow-Origin", "*")])

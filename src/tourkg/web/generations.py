@@ -45,6 +45,8 @@ POLL = 0.05
 #: Layout of the shared memory: generation number, state (:data:`SERVING`, :data:`RELOADING`).
 _LAYOUT = struct.Struct("QB")
 SERVING, RELOADING = 0, 1
+#: Where :meth:`Switch.ready` leaves the generation that will answer.
+_GENERATION = "tourkg.generation"
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Generation:
 
 
 class Switch:
-    """The WSGI callable granian serves: health, then the current generation's fast path and Flask."""
+    """The WSGI callable the web workers serve: health, then the current generation's fast path and Flask."""
 
     def __init__(self, app: Any, first: Publisher, *, forwarded: bool = False) -> None:
         self.app, self.forwarded = app, forwarded
@@ -184,7 +186,7 @@ class Switch:
 
     # -- worker side -------------------------------------------------------------------------------
     def in_worker(self) -> Switch:
-        """Called in each web worker once forked (granian's loader): start its watcher thread, which
+        """Called in each web worker once forked: start its watcher thread, which
         follows the generation number and stops the worker when the supervisor is gone."""
         if self._watching != os.getpid():
             self._watching = os.getpid()
@@ -212,11 +214,26 @@ class Switch:
         self._ack()
 
     # -- requests ----------------------------------------------------------------------------------
+    def ready(self, environ: dict[str, Any]) -> bool:
+        """Whether the request is answered at once, with no waiting (``/healthz``, a prepared answer):
+        the server's event loop then answers it itself. The generation that said so answers it."""
+        path = environ.get("PATH_INFO")
+        if path == "/healthz":
+            return True
+        if path == "/readyz":
+            return False  # asks the engine
+        generation = self.current
+        if generation.handler.ready(environ):
+            environ[_GENERATION] = generation
+            return True
+        return False
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")
         if path == "/healthz" or path == "/readyz":
             return self._health(path, environ, start_response)
-        generation = self.current  # this request's data, whatever is swapped in meanwhile
+        # this request's data, whatever is swapped in meanwhile
+        generation = environ.pop(_GENERATION, None) or self.current
         environ[ENVIRON_KEY] = generation.publisher
         return generation.handler(environ, start_response)
 

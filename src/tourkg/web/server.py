@@ -1,12 +1,10 @@
-"""Run the app under granian (a Rust HTTP server for Python), never Flask's development server.
+"""Run the app under tourkg's HTTP server (``web/httpd.py``), never Flask's development server.
 
 The supervisor (this process) prepares the dataset and starts the engine process before any port is
-bound, so bad data stops the start with a message; then granian forks the web workers, which hold no
-data: they inherit the app and talk to the engine over a Unix socket. In each worker the fast path
-(``web/fastpath.py``) answers repeated requests from prepared bytes before Flask routes.
-
-Why granian: measured on this machine (docs/benchmarks.md), a WSGI callable returning prepared bytes
-answers about 50,000 requests/s under granian and 6,800 under gunicorn's workers.
+bound, so bad data stops the start with a message; then it forks the web workers, which hold no data:
+they inherit the app and talk to the engine over a Unix socket. In each worker the event loop answers
+prepared requests itself (the fast path, ``web/fastpath.py``) and hands the others to threads, where
+Flask routes them.
 """
 
 from __future__ import annotations
@@ -19,31 +17,14 @@ import threading
 import time
 from typing import Any
 
-from granian.constants import Interfaces
-from granian.http import HTTP1Settings
-from granian.log import LogLevels
-from granian.server import Server
-
 from tourkg.config import Settings
 from tourkg.dataset import OpenDataset, PendingDataset
 from tourkg.ports import check_port, url_host
 from tourkg.web import ENVIRON_KEY, Publisher, build_app
 from tourkg.web.accesslog import AccessLog
 from tourkg.web.generations import Switch
+from tourkg.web.httpd import serve_forever
 from tourkg.web.reload import Reloader
-
-#: Most bytes granian buffers while reading a request head (HTTP/1 ``max_buffer_size``): URLs past 8 KB
-#: are refused with 414 by the fast path, and headers beyond this are no request anyone needs.
-MAX_REQUEST_HEAD = 65536
-
-
-#: Connections a web worker holds at once. granian counts an idle keep-alive connection against it, so
-#: it must be well above the clients' connection pools (found when a test session's idle connections
-#: blocked new ones at 128).
-CONNECTIONS = 1024
-#: How long an idle keep-alive connection (or a slow client's request head) may take: as gunicorn's
-#: keep-alive of 5 s, so idle connections do not pile up.
-KEEP_ALIVE_MS = 5000
 
 
 def wsgi_app(settings: Settings, pending: PendingDataset) -> tuple[Switch, Publisher]:
@@ -99,7 +80,7 @@ def run(settings: Settings, pending: PendingDataset, *, watch: bool = False, acc
 
 def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publisher, *, watch: bool,
            access_log: bool) -> None:
-    """Check the port, point the dumps link, then run granian until it stops."""
+    """Check the port, point the dumps link, then serve until SIGINT or SIGTERM."""
     served: Any = AccessLog(switch) if access_log else switch
     check_port(settings.host, settings.port)  # preparing may take a while: still free?
     assert pub.dataset is not None
@@ -107,34 +88,31 @@ def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publishe
         from tourkg.dumps_link import point
 
         point(settings.dumps_link, pub.dataset.dumps_folder)
-    server = Server(
-        "tourkg", address=settings.host, port=settings.port, interface=Interfaces.WSGI,
-        workers=settings.web_workers, blocking_threads=settings.web_threads, backlog=2048,
-        backpressure=CONNECTIONS, http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD,
-                                                               header_read_timeout=KEEP_ALIVE_MS),
-        log_level=LogLevels.error, websockets=False, respawn_failed_workers=True, workers_kill_timeout=10,
-    )
 
     def started() -> None:
-        reloader.install_signal()  # after granian's own handlers: SIGHUP is ours (see web.generations)
+        reloader.install_signal()  # SIGHUP reloads (see web.generations)
         if watch:
             reloader.watch()
         threading.Thread(target=_announce, args=(settings, pub.dataset), daemon=True).start()
 
-    def in_worker(*_: Any) -> Any:
-        switch.in_worker()  # forked: follow reloads, and exit with the supervisor
-        return served
+    def finished() -> None:
+        flush = getattr(served, "flush", None)
+        if flush is not None:
+            flush()  # the access log's last lines
 
-    server.on_startup(started)
-    server.on_shutdown(reloader.close)
     logging.basicConfig(format="%(message)s", stream=sys.stderr)
     logging.getLogger("tourkg").setLevel(logging.INFO)
-    server.serve(target_loader=in_worker, wrap_loader=False)
+    try:
+        serve_forever(served, host=settings.host, port=settings.port, workers=settings.web_workers,
+                      threads=settings.web_threads, ready=switch.ready, in_worker=switch.in_worker,
+                      finished=finished, started=started)
+    finally:
+        reloader.close()
 
 
 def _announce(settings: Settings, dataset: OpenDataset, wait: float = 60.0) -> None:
-    """Say "serving on" once a connection really succeeds (granian's workers open their listening
-    sockets after its start-up hooks have run), and tell the engine, which then renders what it had
+    """Say "serving on" once a connection really succeeds (the workers open their listening sockets
+    once forked), and tell the engine, which then renders what it had
     deferred so as to leave the CPU to the start."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

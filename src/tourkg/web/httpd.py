@@ -1,0 +1,743 @@
+"""The HTTP/1.1 server of the web workers: an event loop that answers prepared requests in its own thread
+and hands the others to a pool of threads.
+
+Each web worker runs one ``uvloop`` event loop (libuv) reading requests with ``httptools`` (llhttp, the
+parser of Node.js). A request the fast path can answer from a prepared answer (a document, a page, a
+303, a 304, a dump: :meth:`ready` of the WSGI callable says so, with no I/O) is answered by the loop at
+once; every other request (a query, a first render, a POST) runs the WSGI app in one of the worker's
+threads, and the loop writes what it returns. No request waits for another: a worker answers prepared
+requests while its threads wait for the engine.
+
+Why not granian, which served before: under granian every request crosses from its Rust runtime to a
+Python thread and back, 2.2-2.7 context switches a request and a third of a worker's CPU samples in the
+kernel's task switch (perf, docs/benchmarks.md). Measured side by side on the 1k dumps (wrk, 8
+connections, 2 cores), nginx 19,000-49,000 requests/s: an app with no logic under granian reached
+0.57-0.78x nginx, the same answers from this loop 1.1-1.4x.
+
+HTTP/1.0 and 1.1: keep-alive, pipelining (answers in order), chunked request bodies, ``Expect:
+100-continue``, ``HEAD``, chunked answers when the app gives no length; a request head of at most
+:data:`MAX_HEAD` bytes (431 past it), a body of at most :data:`MAX_BODY` (413), :data:`KEEP_ALIVE`
+seconds to send a request (a silent or slow client is disconnected), :data:`CONNECTIONS` connections a
+worker (503 past them). Header names with an underscore are dropped, as nginx does: ``X_Forwarded_For``
+would otherwise reach the app as ``X-Forwarded-For``.
+
+The supervisor forks the workers (:func:`serve`): each listens on its own ``SO_REUSEPORT`` socket, a
+worker that dies is started again, and SIGINT or SIGTERM stops them, each finishing the requests it has
+begun (at most :data:`STOP_TIMEOUT` seconds).
+
+Model: uvicorn's ``httptools_impl`` protocol and gunicorn's arbiter, reduced to what tourkg needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import httptools
+
+log = logging.getLogger("tourkg")
+
+#: Most bytes of a request line and headers: past it 431.
+MAX_HEAD = 65536
+#: Most bytes of a request body: past it 413 (the app refuses smaller ones past its own limits).
+MAX_BODY = 16 << 20
+#: Seconds a client may take to send a request once connected or after an answer (keep-alive).
+KEEP_ALIVE = 5.0
+#: Connections a worker holds at once; past them a new one gets 503 and is closed.
+CONNECTIONS = 1024
+#: Connections the kernel queues for a worker before it accepts them.
+BACKLOG = 2048
+#: Seconds a stopping worker finishes the requests it has begun; then it exits anyway.
+STOP_TIMEOUT = 10.0
+#: Most bytes a thread gathers from a streamed answer before the loop writes them.
+_BATCH = 1 << 20
+#: Most bytes of an answer joined into one buffer before writing (larger ones are written as a list).
+_JOINED = 256 << 10
+#: Requests read ahead on one connection (pipelining) before reading pauses.
+_PIPELINE = 16
+_NO_BODY = frozenset({204, 304})
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_StartResponse = Callable[..., Any]
+_App = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
+
+
+class _Clock:
+    """The ``Date`` header, formatted once a second."""
+
+    def __init__(self) -> None:
+        self.second, self.header = -1, b""
+
+    def date(self) -> bytes:
+        second = int(time.time())
+        if second != self.second:
+            self.second = second
+            self.header = b"Date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
+        return self.header
+
+
+class Worker:
+    """What the connections of one worker process share: the app, its threads, the clock."""
+
+    def __init__(self, app: _App, *, host: str, port: int, threads: int,
+                 ready: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        self.app, self.ready = app, ready or (lambda environ: False)
+        self.host, self.port = host, str(port)
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="tourkg-web")
+        self.connections: set[Connection] = set()
+        self.clock = _Clock()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = False
+        self._environ_names: dict[bytes, str | None] = {}
+        self._encoded: dict[int, tuple[list[tuple[str, str]], str, bytes, bool]] = {}
+        self.base = {"SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(port), "wsgi.version": (1, 0),
+                     "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+                     "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.input_terminated": True}
+
+    def environ_name(self, name: bytes) -> str | None:
+        """The environ key of a header (``None``: dropped, its name has an underscore)."""
+        found = self._environ_names.get(name, False)
+        if found is False:
+            text = name.decode("latin-1").upper()
+            found = None if "_" in text else text.replace("-", "_")
+            if found not in (None, "CONTENT_TYPE", "CONTENT_LENGTH"):
+                found = "HTTP_" + found
+            if len(self._environ_names) < 4096:
+                self._environ_names[name] = found
+        return found  # type: ignore[return-value]
+
+    def encoded(self, status: str, headers: list[tuple[str, str]]) -> tuple[bytes, bool]:
+        """The status line and headers as bytes, and whether they give a Content-Length. A prepared
+        answer passes the same list each time: its bytes are kept (by identity, with the list kept alive
+        so that its identity is not reused)."""
+        kept = self._encoded.get(id(headers))
+        if kept is not None and kept[0] is headers and kept[1] == status:
+            return kept[2], kept[3]
+        parts = [b"HTTP/1.1 ", status.encode("latin-1"), b"\r\n"]
+        length = False
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                length = True
+            parts += (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
+        encoded = b"".join(parts)
+        if len(self._encoded) >= 4096:
+            self._encoded.clear()
+        self._encoded[id(headers)] = (headers, status, encoded, length)
+        return encoded, length
+
+    def sweep(self) -> None:
+        """Close the connections that have waited too long for a request (every second)."""
+        assert self.loop is not None
+        now = time.monotonic()
+        for connection in list(self.connections):
+            if connection.since is not None and now - connection.since > KEEP_ALIVE:
+                connection.timed_out()
+        self.loop.call_later(1.0, self.sweep)
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: parses requests, answers them in order."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.w = worker
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.queue: deque[tuple] = deque()
+        self.busy = self.closed = self.reading_paused = self.writing_paused = False
+        self.drained: asyncio.Future | None = None
+        self.pump: Iterator[bytes] | None = None  # a prepared streamed answer being written by the loop
+        self.since: float | None = time.monotonic()  # waiting for a request since (None: answering)
+        self.in_head, self.head_bytes = True, 0
+        self.url, self.headers, self.body, self.body_size = b"", [], [], 0
+        self.refused: tuple[int, str] | None = None
+        self.remote = ("", "")
+        self.eof = False  # the client has sent all it will (half-closed)
+        self._keep = self._no_body = False
+        self._pumped: tuple[bool, tuple] = (False, ())
+        self.out: list[bytes] = []  # what is to be written at once
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.w.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.remote = (str(peer[0]), str(peer[1]))
+        if len(self.w.connections) > CONNECTIONS or self.w.stopping:
+            self.refuse(503, "The server is at its limit of connections; try again in a moment.\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.w.connections.discard(self)
+        self.since = None
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+        if self.pump is not None:
+            _close(self.pump)
+            self.pump = None
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+        if self.pump is not None:
+            self._pump()
+
+    def data_received(self, data: bytes) -> None:
+        if self.in_head:
+            self.head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # Upgrade (WebSocket, h2c) is not offered: the request is answered as HTTP/1.1
+        except httptools.HttpParserError:
+            if self.refused is None:
+                self.refused = (400, "The request is not well-formed HTTP/1.1.\n")
+        if self.refused is None and self.in_head and self.head_bytes > MAX_HEAD:
+            self.refused = (431, f"The request line and headers are longer than {MAX_HEAD} bytes.\n")
+        if self.refused is not None and not self.busy:
+            self.refuse(*self.refused)
+
+    def eof_received(self) -> bool | None:
+        self.eof = True
+        if self.busy or self.queue:
+            return True  # half-closed: answer what was asked, then close
+        return None
+
+    # -- httptools callbacks --------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.in_head, self.head_bytes = True, 0
+        self.url, self.headers, self.body, self.body_size = b"", [], [], 0
+        self.since = self.since or time.monotonic()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
+                self.refused = (413, f"The request body is larger than {MAX_BODY} bytes.\n")
+            elif (lower == b"expect" and value.lower() == b"100-continue" and not self.busy and not self.queue
+                  and self.parser.get_http_version() == "1.1" and self.transport is not None):
+                self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_size += len(body)
+        if self.body_size > MAX_BODY:
+            self.refused = self.refused or (413, f"The request body is larger than {MAX_BODY} bytes.\n")
+        elif self.refused is None:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.refused is not None:
+            return
+        self.queue.append((self.parser.get_method(), self.url, self.parser.get_http_version(), self.headers,
+                           b"".join(self.body), self.parser.should_keep_alive()))
+        self.since = None
+        if len(self.queue) > _PIPELINE and not self.reading_paused and self.transport is not None:
+            self.reading_paused = True
+            self.transport.pause_reading()
+        if not self.busy:
+            self._next()
+
+    # -- answering --------------------------------------------------------------------------------------
+    def _next(self) -> None:
+        """Answer the requests waiting, in order: prepared ones here, the others in a thread."""
+        while self.queue and not self.busy and not self.closed:
+            request = self.queue.popleft()
+            if self.reading_paused and len(self.queue) <= _PIPELINE // 2 and self.transport is not None:
+                self.reading_paused = False
+                self.transport.resume_reading()
+            environ = self._environ(request)
+            if self.w.ready(environ):
+                self._answer_here(environ, request)
+            else:
+                self.busy = True
+                assert self.w.loop is not None
+                self.w.loop.create_task(self._answer_in_thread(environ, request))
+        if not self.busy and not self.queue and not self.closed:
+            if self.refused is not None:
+                self.refuse(*self.refused)
+            elif self.eof:
+                self._close()
+            elif self.since is None:
+                self.since = time.monotonic()
+
+    def _environ(self, request: tuple) -> dict[str, Any]:
+        method, url, version, headers, body, _ = request
+        if url[:1] == b"/":
+            path, _, query = url.partition(b"?")
+        elif url == b"*":
+            path, query = b"*", b""
+        else:  # absolute form (RFC 9112 §3.2.2)
+            try:
+                parsed = httptools.parse_url(url)
+                path, query = parsed.path or b"/", parsed.query or b""
+            except httptools.HttpParserInvalidURLError:
+                path, query = url, b""
+        path, _, _ = path.partition(b"#")
+        if b"%" in path:
+            path = unquote_to_bytes(path)
+        environ = self.w.base.copy()
+        environ["REQUEST_METHOD"] = method.decode("latin-1")
+        environ["PATH_INFO"] = path.decode("latin-1")
+        environ["QUERY_STRING"] = query.decode("latin-1")
+        environ["RAW_URI"] = url.decode("latin-1")
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else "HTTP/" + version
+        environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = self.remote
+        environ["wsgi.input"] = io.BytesIO(body)
+        names = self.w.environ_name
+        for name, value in headers:
+            key = names(name)
+            if key is None:
+                continue
+            text = value.decode("latin-1")
+            if key in environ:
+                text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
+            environ[key] = text
+        if body and "CONTENT_LENGTH" not in environ:  # a chunked body, read whole
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return environ
+
+    def _answer_here(self, environ: dict[str, Any], request: tuple) -> None:
+        """A prepared answer: the app returns it at once, and the loop writes it."""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return _no_write
+
+        try:
+            body = self.w.app(environ, start_response)
+        except Exception:  # noqa: BLE001 - a failure of one request, logged; the connection goes on
+            log.exception("error answering %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            self._error(request)
+            return
+        if isinstance(body, list):
+            self._write(started, body, None, request)
+            _close(body)
+        else:
+            self._write(started, [], body, request)
+
+    async def _answer_in_thread(self, environ: dict[str, Any], request: tuple) -> None:
+        """Any other request: the app runs in a thread; the loop writes what it returns, as it comes."""
+        assert self.w.loop is not None
+        loop, pool = self.w.loop, self.w.pool
+        body: Any = None
+        try:
+            started, body, chunks, rest = await loop.run_in_executor(pool, _run, self.w.app, environ)
+        except Exception:  # noqa: BLE001 - logged; the client gets a 500
+            log.exception("error answering %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            self.busy = False
+            self._error(request)
+            self._next()
+            return
+        try:
+            chunked = self._head(started, chunks, rest, request)
+            head = environ["REQUEST_METHOD"] == "HEAD"
+            self._body(chunks, chunked, head)
+            while rest is not None and not self.closed:
+                if self.writing_paused:
+                    self.drained = loop.create_future()
+                    await self.drained
+                    continue
+                chunks, more = await loop.run_in_executor(pool, _gather, rest)
+                self._body(chunks, chunked, head)
+                if not more:
+                    rest = None
+            if not self.closed:
+                self._end(chunked, request)
+        except Exception:  # noqa: BLE001 - the answer broke off: the client sees a short answer
+            log.exception("error streaming %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            self._close()
+        finally:
+            if body is not None and not isinstance(body, list):
+                await loop.run_in_executor(pool, _close, body)
+            self.busy = False
+        self._next()
+
+    def _write(self, started: list[Any], chunks: list[bytes], rest: Iterator[bytes] | None,
+               request: tuple) -> None:
+        """Write an answer whose body is ``chunks``, then what the (non-blocking) iterator ``rest`` gives,
+        as fast as the client reads it."""
+        chunked = self._head(started, chunks, rest, request)
+        head = request[0] == b"HEAD"
+        self._body(chunks, chunked, head)
+        if rest is None:
+            self._end(chunked, request)
+            return
+        if head:
+            _close(rest)
+            self._end(chunked, request)
+            return
+        self.busy = True
+        self.pump = rest
+        self._pumped = (chunked, request)
+        self._pump()
+
+    def _pump(self) -> None:
+        rest = self.pump
+        assert rest is not None
+        chunked, request = self._pumped
+        try:
+            while not self.writing_paused and not self.closed:
+                block = next(rest, None)
+                if block is None:
+                    self.pump = None
+                    _close(rest)
+                    self._end(chunked, request)
+                    self.busy = False
+                    self._next()
+                    return
+                self._body([block], chunked, False)
+        except Exception:  # noqa: BLE001 - a prepared file that cannot be read: the answer breaks off
+            log.exception("error sending %s", request[1])
+            self.pump = None
+            _close(rest)
+            self._close()
+
+    def _head(self, started: list[Any], chunks: list[bytes], rest: Any, request: tuple) -> bool:
+        """Queue the status line and headers; returns whether the body is sent chunked."""
+        if not started:
+            raise RuntimeError("the app returned without calling start_response")
+        status, headers = started[0], started[1]
+        encoded, length = self.w.encoded(status, headers)
+        code = int(status[:3])
+        version, keep_alive = request[2], request[5]
+        parts = [encoded, self.w.clock.date()]
+        chunked = False
+        if not length and code not in _NO_BODY and code >= 200:
+            if rest is None:
+                parts.append(b"Content-Length: %d\r\n" % sum(map(len, chunks)))
+            elif request[0] == b"HEAD":
+                pass
+            elif version == "1.1":
+                parts.append(b"Transfer-Encoding: chunked\r\n")
+                chunked = True
+            else:
+                keep_alive = False  # HTTP/1.0: the end of the connection ends the body
+        if self.w.stopping or not keep_alive:
+            keep_alive = False
+            parts.append(b"Connection: close\r\n")
+            self.queue.clear()
+        elif version == "1.0":
+            parts.append(b"Connection: keep-alive\r\n")
+        self._keep = keep_alive
+        parts.append(b"\r\n")
+        self.out.append(b"".join(parts))
+        self._no_body = request[0] == b"HEAD" or code in _NO_BODY or code < 200
+        return chunked
+
+    def _body(self, chunks: list[bytes], chunked: bool, head: bool) -> None:
+        """Write what waits (the head) and ``chunks``, at once: one system call for a small answer."""
+        out = self.out
+        if not (head or self._no_body):
+            for chunk in chunks:
+                if chunk:
+                    out += (b"%x\r\n" % len(chunk), chunk, b"\r\n") if chunked else (chunk,)
+        self._flush()
+
+    def _flush(self) -> None:
+        out = self.out
+        if not out:
+            return
+        self.out = []
+        if self.closed or self.transport is None:
+            return
+        if len(out) == 1:
+            self.transport.write(out[0])
+        elif sum(map(len, out)) <= _JOINED:
+            self.transport.write(b"".join(out))
+        else:
+            self.transport.writelines(out)
+
+    def _end(self, chunked: bool, request: tuple) -> None:
+        if chunked and not self._no_body:
+            self.out.append(b"0\r\n\r\n")
+        self._flush()
+        if not self._keep:
+            self._close()
+
+    def _error(self, request: tuple) -> None:
+        """500 for a request whose app failed before answering."""
+        body = b"500 Internal Server Error\n\nThe server could not answer this request; it is logged.\n"
+        self._head(["500 Internal Server Error", [("Content-Type", "text/plain; charset=utf-8"),
+                                                  ("Content-Length", str(len(body)))]], [body], None, request)
+        self._body([body], False, request[0] == b"HEAD")
+        self._end(False, request)
+
+    def refuse(self, code: int, message: str) -> None:
+        """Answer a request that cannot be read (or a connection that cannot be served) and close."""
+        if self.closed or self.transport is None:
+            return
+        reason = {400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large",
+                  503: "Service Unavailable", 408: "Request Timeout"}[code]
+        body = f"{code} {reason}\n\n{message}".encode()
+        self.transport.write(b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                             b"Content-Length: %d\r\n%bConnection: close\r\n\r\n%b"
+                             % (code, reason.encode(), len(body), self.w.clock.date(), body))
+        self._close()
+
+    def timed_out(self) -> None:
+        """Nothing (or not all of a request) came within :data:`KEEP_ALIVE` seconds."""
+        if self.busy or self.queue:
+            return
+        if self.in_head and self.head_bytes:  # a request begun and never finished
+            self.refuse(408, f"The request did not arrive within {KEEP_ALIVE:g} seconds.\n")
+        else:
+            self._close()
+
+    def _close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.since = None
+            self.transport.close()
+
+    def idle(self) -> bool:
+        return not self.busy and not self.queue
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("the write() callable of start_response is not supported; return the body")
+
+
+def _close(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+def _run(app: _App, environ: dict[str, Any]) -> tuple[list[Any], Any, list[bytes], Iterator[bytes] | None]:
+    """In a thread: run the app and gather the first part of its answer (all of it, when short)."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        if exc_info is not None and started and started[2]:
+            raise exc_info[1].with_traceback(exc_info[2])
+        started[:] = [status, headers, False]
+        return _no_write
+
+    body = app(environ, start_response)
+    if isinstance(body, list):
+        return started, body, body, None
+    try:
+        rest = iter(body)
+        chunks, more = _gather(rest)
+    except BaseException:
+        _close(body)
+        raise
+    return started, body, chunks, rest if more else None
+
+
+def _gather(rest: Iterator[bytes]) -> tuple[list[bytes], bool]:
+    """In a thread: the next blocks of a streamed answer, up to :data:`_BATCH` bytes; and whether more
+    may follow."""
+    chunks, size = [], 0
+    for block in rest:
+        chunks.append(block)
+        size += len(block)
+        if size >= _BATCH:
+            return chunks, True
+    return chunks, False
+
+
+# -- processes --------------------------------------------------------------------------------------------
+def listener(host: str, port: int) -> socket.socket:
+    """A listening socket of this worker's own (``SO_REUSEPORT``: the kernel spreads the connections)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if family == socket.AF_INET6:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((host, port))
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
+    return sock
+
+
+def run_worker(app: _App, *, host: str, port: int, threads: int,
+               ready: Callable[[dict[str, Any]], bool] | None = None,
+               sock: socket.socket | None = None) -> None:
+    """Serve in this process until SIGINT or SIGTERM, then finish the requests begun and return."""
+    import uvloop
+
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    worker = Worker(app, host=host, port=port, threads=threads, ready=ready)
+    worker.loop = loop
+    sock = sock or listener(host, port)
+    server = loop.run_until_complete(loop.create_server(lambda: Connection(worker), sock=sock,
+                                                        backlog=BACKLOG))
+    stop = loop.create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
+    loop.call_later(1.0, worker.sweep)
+    try:
+        loop.run_until_complete(stop)
+        worker.stopping = True
+        server.close()
+        loop.run_until_complete(_finish(worker))
+    finally:
+        worker.pool.shutdown(wait=False, cancel_futures=True)
+        loop.close()
+
+
+async def _finish(worker: Worker) -> None:
+    """Close idle connections; give the busy ones :data:`STOP_TIMEOUT` seconds to finish."""
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while worker.connections and time.monotonic() < deadline:
+        for connection in list(worker.connections):
+            if connection.idle():
+                connection._close()
+        await asyncio.sleep(0.02)
+    for connection in list(worker.connections):
+        connection._close()
+    await asyncio.sleep(0)
+
+
+class Supervisor:
+    """Forks the web workers, starts again one that dies, and stops them all on SIGINT or SIGTERM."""
+
+    def __init__(self, workers: int, start: Callable[[], None]) -> None:
+        """:param start: runs in each forked worker and serves until it is told to stop."""
+        self.count, self.start = workers, start
+        self.children: dict[int, float] = {}  # pid → started at
+        self.stopping = False
+
+    def _fork(self) -> None:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            code = 0
+            try:
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reloads
+                self.start()
+            except BaseException:  # noqa: BLE001 - said, then the worker exits (and is started again)
+                log.exception("web worker %s failed", os.getpid())
+                code = 1
+            finally:
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def run(self, started: Callable[[], None] | None = None) -> None:
+        """Fork the workers, call ``started``, and watch them until SIGINT or SIGTERM."""
+        def stop(*_: Any) -> None:
+            self.stopping = True
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for _ in range(self.count):
+                self._fork()
+            if started is not None:
+                started()
+            while not self.stopping:
+                self._reap(respawn=True)
+                time.sleep(0.05)
+        finally:
+            self._stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _reap(self, *, respawn: bool) -> None:
+        """Start again the workers that have exited. Only the workers are waited for, by their pids:
+        other children (engines, the SHACL gate of a reload) belong to those who started them."""
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if not done:
+                continue
+            born = self.children.pop(pid)
+            if respawn and not self.stopping:
+                code = os.waitstatus_to_exitcode(status)
+                log.warning("web worker %s exited (%s); starting another", pid, code)
+                if time.monotonic() - born < 1.0:
+                    time.sleep(1.0)  # failing at once: do not spin
+                self._fork()
+
+    def _stop(self) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT + 1.0
+        while self.children and time.monotonic() < deadline:
+            for pid in list(self.children):
+                with contextlib.suppress(ChildProcessError):
+                    done, _ = os.waitpid(pid, os.WNOHANG)
+                    if done:
+                        self.children.pop(pid, None)
+                        continue
+                if not _alive(pid):
+                    self.children.pop(pid, None)
+            time.sleep(0.02)
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        self.children.clear()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int,
+                  ready: Callable[[dict[str, Any]], bool] | None = None,
+                  in_worker: Callable[[], None] | None = None, finished: Callable[[], None] | None = None,
+                  started: Callable[[], None] | None = None) -> None:
+    """Serve ``app`` on ``host:port`` with ``workers`` processes until SIGINT or SIGTERM.
+
+    :param in_worker: runs in each worker once forked, before it serves.
+    :param finished: runs in each worker once it has stopped serving, before it exits.
+    :param started: runs in the supervisor once the workers are forked.
+    """
+    def start() -> None:
+        if in_worker is not None:
+            in_worker()
+        try:
+            run_worker(app, host=host, port=port, threads=threads, ready=ready)
+        finally:
+            if finished is not None:
+                finished()
+
+    # The port is held by the supervisor as well (bound, never listening: it takes no connection), so
+    # that no other program takes it between two workers' restarts.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        holder.bind((host, port))
+        Supervisor(workers, start).run(started)
+    finally:
+        holder.close()
+
