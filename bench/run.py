@@ -8,7 +8,7 @@ be ready, check every answer against the others before timing it, drive the same
 row measures both sides in three rounds, alternating which goes first, in this one run: compare
 ratios, not absolute numbers (the machine is shared). Nothing here is a test: no figure is asserted.
 
-Two deployments are measured. ``tourkg serve`` alone (granian), and tourkg behind nginx configured as
+Two deployments are measured. ``tourkg serve`` alone, and tourkg behind nginx configured as
 the README shows (``bench/readme_nginx.py`` reads the block from the README; tourkg with
 ``--dumps-link`` and ``--proxy-hops 1``): nginx sends the dumps itself and keeps tourkg's answers for a
 second, so every workload is measured again through that front (queries pass through it to tourkg).
@@ -16,9 +16,7 @@ Each one-resource row asks one document again and again, so behind the front ngi
 cache, as tourkg alone answers from its prepared bytes; a document nginx does not hold passes through
 to tourkg at the price of the proxy. The reference nginx sends with ``sendfile`` and ``tcp_nopush``,
 as Debian's ``nginx.conf`` does; the front's dump location writes from a buffer instead (see the
-README). Beside them, a WSGI app with no logic under granian (``bench/ceiling_app.py``) sends the same
-small dump files as nginx: the ceiling of any app under granian, which is why small dumps need the
-front.
+README).
 
     .venv/bin/python bench/run.py [--sizes 1000 100000 1000000] [--seconds 8] [--no-rdflib-endpoint]
 """
@@ -263,27 +261,6 @@ def start_oxigraph(data: Path) -> Server:
 
 
 @contextlib.contextmanager
-def ceiling(root: Path) -> Iterator[Server]:
-    """``bench/ceiling_app.py`` under granian, with tourkg's own worker settings (workers, threads):
-    what an app with no logic at all reaches on the files of ``root``."""
-    from tourkg.config import build_settings
-
-    settings = build_settings({})
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(settings.web_workers), "--blocking-threads", str(settings.web_threads),
-         "--log-level", "error", "--working-dir", str(ROOT / "bench"), "ceiling_app:app"],
-        env={**os.environ, "TOURKG_CEILING_ROOT": str(root)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: requests.get(url + "/", timeout=5).status_code == 404, 30)
-        yield Server("a WSGI app with no logic, under granian", url, proc)
-    finally:
-        stop(proc)
-
-
 def start_rdflib_endpoint(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()
@@ -595,22 +572,6 @@ class Bench:
                     self.row(name, (f"{tk.url}/dump.{ext}", headers), (f"{ng}/dump.{ext}", headers),
                              "nginx (same file)", window, SHORTEST_DUMP,
                              rdflib_dump if (ext, encoding) == ("nt", "identity") else None, "MB/s", mine[1])
-            # The ceiling of any app under granian on the same files, beside nginx in the same run.
-            with ceiling(www) as bare:
-                self.servers.append(bare)  # settled after each run, as tourkg is
-                try:
-                    for ext in ("nt", "ttl"):
-                        for encoding in ("identity", "gzip"):
-                            headers = {"Accept-Encoding": encoding}
-                            mine = sent(f"{bare.url}/dump.{ext}", headers)
-                            assert mine == sent(f"{ng}/dump.{ext}", headers), (ext, encoding)
-                            packed = " gzip" if encoding == "gzip" else ""
-                            self.row(f"dump .{ext}{packed}: a WSGI app with no logic under granian "
-                                     "(the ceiling)", (f"{bare.url}/dump.{ext}", headers),
-                                     (f"{ng}/dump.{ext}", headers), "nginx (same file)", window,
-                                     SHORTEST_DUMP, None, "MB/s", mine[1])
-                finally:
-                    self.servers.remove(bare)
 
     def fronted(self, tk: Server, link: Path, ox: Server) -> None:
         """The deployment the README recommends for the open Internet: tourkg behind nginx configured as

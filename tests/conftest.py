@@ -64,7 +64,7 @@ class ServerProcess:
 @contextlib.contextmanager
 def server_process(*args: str, wait: float = 60.0, port: int | None = None,
                    env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """Start ``tourkg serve`` (granian) on a free loopback port (or ``port``), with ``env`` added to the
+    """Start ``tourkg serve`` on a free loopback port (or ``port``), with ``env`` added to the
     environment; yield it; stop it.
 
     The server's log goes to a file: a pipe nobody reads would fill up and block the server."""

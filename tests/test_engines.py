@@ -343,7 +343,7 @@ def test_an_engine_restarted_after_its_allocator_vanished_runs_on_the_system_one
 
 
 def test_a_process_forked_while_the_store_is_in_use_gets_a_store_of_its_own(tmp_path):
-    """granian forks (and respawns) web workers while the supervisor's threads may be using the engine
+    """the supervisor forks (and respawns) web workers while the supervisor's threads may be using the engine
     store (a reload, the start-up's word to the engine): a child forked while the store's lock is held
     must not inherit it held, nor the parent's pooled connections."""
     from tourkg.config import build_settings

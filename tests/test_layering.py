@@ -39,21 +39,21 @@ def test_engine_process_imports_only_the_engine():
     import sys
 
     probe = ("import sys, tourkg.engines.process; print(sorted({m.split('.')[0] for m in sys.modules} & "
-             "{'rdflib', 'pyshacl', 'flask', 'werkzeug', 'granian', 'jinja2'}))")
+             "{'rdflib', 'pyshacl', 'flask', 'werkzeug', 'uvloop', 'jinja2'}))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
 
 
 def test_serve_starts_the_dataset_before_importing_the_web_framework():
     # The engine and the SHACL gate start before the web framework is imported (0.15 s of CPU, then
-    # spent beside the gate): what `tourkg serve` imports before that must not pull flask or granian in
+    # spent beside the gate): what `tourkg serve` imports before that must not pull flask or uvloop in
     # (a module under web/ does: its package imports flask).
     import subprocess
     import sys
 
     probe = ("import sys, tourkg.cli, tourkg.ports, tourkg.dumps_link, tourkg.engines.spawn, tourkg.dataset\n"
              "import tourkg.engines.client, tourkg.validate, pyshacl\n"
-             "web = {'flask', 'werkzeug', 'granian', 'jinja2'}\n"
+             "web = {'flask', 'werkzeug', 'uvloop', 'httptools', 'jinja2'}\n"
              "print(sorted({m.split('.')[0] for m in sys.modules} & web))")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"

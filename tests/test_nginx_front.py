@@ -44,7 +44,7 @@ def fronted(tmp_path_factory):
     cache = work / "cache"
     port = free_port()
     with running_server("--cache-dir", str(cache), "--accel-redirect", PREFIX) as upstream:
-        # The README's configuration: connections to tourkg kept open, closed before granian's 5 s.
+        # The README's configuration: connections to tourkg kept open, closed before tourkg's 5 s.
         conf = nginx_conf(work, port, f"""
     location / {{ proxy_pass http://tourkg; proxy_http_version 1.1; proxy_set_header Connection "";
                  proxy_set_header Host $http_host; }}

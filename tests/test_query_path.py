@@ -41,7 +41,7 @@ ACCEPTS = (None, "*/*", "application/sparql-results+json", "application/sparql-r
 
 
 def _fast_app(tour_app, tour_publisher):
-    """What granian serves in a worker, minus the generations: the publisher set, then the fast path."""
+    """What a web worker serves, minus the generations: the publisher set, then the fast path."""
     fast = FastPath(tour_app)
 
     def app(environ, start_response):
@@ -153,7 +153,7 @@ def test_other_posts_get_the_flask_answer(tour_app, tour_publisher, flask_calls,
     assert by_hot_path == ("charset" in (content_type or "") and got[0] == 200)
 
 
-@pytest.mark.parametrize("terminated", [True, False])  # granian says the stream ends with the body
+@pytest.mark.parametrize("terminated", [True, False])  # a server may say the stream ends with the body
 def test_a_short_body_is_flasks(tour_app, tour_publisher, terminated):
     """A body shorter than its declared length: Flask reads what came, as it would have."""
     def answer(app):
@@ -288,7 +288,7 @@ def test_time_limit_stops_a_get_query_and_the_server_goes_on(limited_url):
 
 
 def test_live_answers_are_the_flask_views(limited_url, tour_app):
-    """On a real granian server, by GET, form POST and direct POST (the hot path): the answer the Flask
+    """On a real server, by GET, form POST and direct POST (the hot path): the answer the Flask
     view gives in process, header for header (but the server's own ``Date`` and ``Server``)."""
     flask = tour_app.test_client()
 

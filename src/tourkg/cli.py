@@ -99,8 +99,8 @@ def validate(data, shapes, ontology, output) -> None:
               "or conform.")
 @click.option("--access-log/--no-access-log", default=True, help="One line per request on stderr.")
 def serve(no_validate: bool, watch: bool, access_log: bool, **flags: Any) -> None:
-    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, under granian. SIGHUP reloads
-    the data without downtime; SIGTERM or SIGINT stops after the requests in flight."""
+    """Serve the dataset: SPARQL endpoint, linked-data pages and dumps, one web worker per core. SIGHUP
+    reloads the data without downtime; SIGTERM or SIGINT stops after the requests in flight."""
     from tourkg.errors import StartupError
     from tourkg.ports import check_port
 

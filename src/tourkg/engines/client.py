@@ -187,7 +187,7 @@ class EngineStore:
                                                                         "labels")}
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        # A process forked while another thread holds the lock (granian forks and respawns web workers
+        # A process forked while another thread holds the lock (the supervisor forks and respawns web workers
         # while the supervisor's reload or start-up threads use this store) would inherit it held and
         # wait for ever: the child starts with a lock and a pool of its own.
         os.register_at_fork(after_in_child=_forked(weakref.ref(self)))
@@ -365,7 +365,7 @@ class EngineStore:
 
     def serving(self) -> None:
         """Tell the engine that the server answers: it may render the rest (plan ``defer_rest``). On a
-        connection of its own, outside the pool: the supervisor says it while granian forks workers."""
+        connection of its own, outside the pool: the supervisor says it while it forks workers."""
         conn = connect(self.address, self.authkey, 2.0)
         try:
             conn.send(("serving", ()))

@@ -10,8 +10,8 @@ their file in blocks, never read into memory whole. Range requests and the rarer
 (``If-Match``, ``If-Unmodified-Since``) go to Flask, which implements them in full.
 
 Model: Datasette's ``asgi_send_file`` and conditional responses; measured (docs/benchmarks.md): a WSGI
-callable returning prepared bytes answers about 50,000 requests/s under granian, Flask's routing about
-12,000.
+callable returning prepared bytes answered about 50,000 requests/s under granian, Flask's routing about
+12,000; tourkg's server (``web/httpd.py``) answers what :meth:`FastPath.ready` finds in its event loop.
 """
 
 from __future__ import annotations
@@ -45,9 +45,15 @@ MAX_URL = 8190
 _TOO_LONG = (b"414 URI Too Long\n\nThe request URL is longer than 8190 characters. Send long SPARQL queries "
              b"by "
              b"POST (SPARQL 1.1 Protocol \xc2\xa72.1: form body or application/sparql-query).\n")
-_BLOCK = 128 << 10  # measured: the best of 64 KB to 16 MB blocks under granian (docs/benchmarks.md)
+_BLOCK = 128 << 10  # read by offset when a file is not sent with sendfile
+#: Files larger than this are sent from the file (with ``sendfile`` by a server offering
+#: ``wsgi.file_wrapper``, as tourkg's does), smaller ones from memory with their headers in one write.
+SMALL_FILE = 64 << 10
 #: Where :meth:`FastPath.ready` leaves the prepared answer it found, for the call that follows.
 PREPARED = "tourkg.prepared"
+#: Set by :meth:`FastPath.ready` when the answer is the same for every request with the same headers
+#: for as long as the data does not change (not an answer of a remote engine, which expires).
+REPLAYABLE = "tourkg.replayable"
 _FORWARDED = ("HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_PORT",
               "HTTP_X_FORWARDED_PREFIX", "HTTP_X_FORWARDED_FOR")
 
@@ -66,6 +72,7 @@ class Prepared:
     born: float = 0.0
     etag_header: str | None = None  # the ETag header as sent: a client echoing it back gets its 304 at once
     length: str | None = None  # the Content-Length header as sent
+    file: Any = None  # the file at ``path``, open while the answer is kept (closed with its last user)
 
     @property
     def size(self) -> int:
@@ -96,6 +103,7 @@ class FastPath:
         self._entries: dict[tuple, Prepared] = {}
         self._bytes = 0
         self._gzip: dict[str | None, bool] = {}
+        self._files: dict[str, Any] = {}  # the dumps' files, open (a dozen per dataset)
         self._lock = threading.Lock()
 
     def key(self, environ: dict[str, Any]) -> tuple:
@@ -128,6 +136,8 @@ class FastPath:
         if entry is None or (self.ttl is not None and time.monotonic() - entry.born > self.ttl):
             return False
         environ[PREPARED] = entry
+        if self.ttl is None:
+            environ[REPLAYABLE] = True
         return True
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -181,7 +191,7 @@ class FastPath:
             return body
         try:
             path = next((v for k, v in headers if k == FILE), None)
-            if path is not None and os.path.getsize(path) <= self.max_entry:
+            if path is not None and os.path.getsize(path) <= SMALL_FILE:
                 with open(path, "rb") as handle:  # a small file is sent as bytes, like any other answer
                     data, path = handle.read(), None
             else:
@@ -191,10 +201,20 @@ class FastPath:
             if close is not None:
                 close()
         entry = _prepared(captured["status"], headers, data, path)
+        if path is not None and "wsgi.file_wrapper" in environ:
+            entry.file = self._open(path)
         entry.born = time.monotonic()
         if entry.size <= self.max_entry:
             self._store(key, entry)
         return self._respond(entry, environ, start_response, False)
+
+    def _open(self, path: str) -> Any:
+        """The file at ``path``, opened once for all the answers sending it (by offset: they share it)."""
+        with self._lock:
+            file = self._files.get(path)
+            if file is None:
+                file = self._files[path] = open(path, "rb")  # noqa: SIM115 - open while this path is served
+            return file
 
     def _store(self, key: tuple, entry: Prepared) -> None:
         with self._lock:
@@ -222,6 +242,9 @@ class FastPath:
         if head:
             return [b""]
         if entry.path is not None:
+            wrapper = environ.get("wsgi.file_wrapper")
+            if wrapper is not None and entry.file is not None:
+                return wrapper(entry.file, _BLOCK)  # sent with sendfile(2) by tourkg's server
             return _blocks(entry.path)
         return [entry.body]  # type: ignore[list-item]
 

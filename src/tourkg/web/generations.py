@@ -3,14 +3,14 @@
 The supervisor prepares a new dataset aside (its own engine process, SHACL gate, prepared folder) while
 the web workers go on serving the current one. Then it *publishes* it: a handoff file says how to reach
 the new engine, and a generation number in memory shared with every worker (an anonymous shared
-mapping made before granian forks them) goes up by one. Each worker's watcher thread sees the number
+mapping made before the supervisor forks them) goes up by one. Each worker's watcher thread sees the number
 change, builds the new ``Publisher`` and its fast path, and swaps them in with one assignment: a request
 takes the current generation when it starts (``environ["tourkg.publisher"]``) and finishes on it, so no
 request sees a mix of two datasets, an error or a cold engine. The old engine is stopped once every
 request that could still use it is over (its time limits have passed).
 
-Why not granian's own SIGHUP (respawning the workers): on Linux each granian worker listens on its own
-``SO_REUSEPORT`` socket, and the connections queued on a worker being replaced are reset unless the
+Why not respawn the workers instead: on Linux each worker listens on its own ``SO_REUSEPORT`` socket,
+and the connections queued on a worker being replaced are reset unless the
 ``net.ipv4.tcp_migrate_req`` sysctl is set; a swap inside the workers drops no connection.
 
 ``/healthz`` and ``/readyz`` are answered here, before any generation or framework: they must answer
@@ -36,7 +36,7 @@ from typing import Any
 from tourkg.dataset import OpenDataset
 from tourkg.iris import IriMap
 from tourkg.web import ENVIRON_KEY, Publisher, rendering_key
-from tourkg.web.fastpath import FastPath
+from tourkg.web.fastpath import REPLAYABLE, FastPath
 
 log = logging.getLogger("tourkg")
 
@@ -225,8 +225,15 @@ class Switch:
         generation = self.current
         if generation.handler.ready(environ):
             environ[_GENERATION] = generation
+            if environ.get(REPLAYABLE):  # the same answer for as long as this generation is served
+                environ[REPLAYABLE] = generation.number
             return True
         return False
+
+    def epoch(self) -> int:
+        """The number of the data generation served: an answer replayed by the server is good while it
+        is the one the answer came from."""
+        return self.current.number
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")

@@ -69,9 +69,37 @@ _JOINED = 256 << 10
 #: Requests read ahead on one connection (pipelining) before reading pauses.
 _PIPELINE = 16
 _NO_BODY = frozenset({204, 304})
+#: Request headers no answer depends on (besides ``Sec-*``): left out of the key of a replayed answer.
+#: Any other header, known or not, is part of it, so that a request differing in one is never answered
+#: with another's answer.
+_IGNORED = frozenset({b"user-agent", b"connection", b"keep-alive", b"referer", b"cache-control", b"pragma",
+                      b"dnt", b"upgrade-insecure-requests", b"priority", b"te", b"cookie", b"purpose",
+                      b"sec-purpose", b"via", b"from"})
+#: Most answers a worker replays (then it starts again with none).
+_REPLAYS = 8192
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _StartResponse = Callable[..., Any]
 _App = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
+
+
+class FileBody:
+    """``wsgi.file_wrapper``: a file the loop sends with ``sendfile(2)``, kernel to socket, by offset,
+    so one open file serves any number of requests at once. Iterated (by another server, or a
+    thread), it is read by offset too; it never closes the file, which belongs to the prepared answer."""
+
+    def __init__(self, file: Any, block: int = 128 << 10) -> None:
+        self.file, self.block = file, block
+        self.fd = file.fileno()
+        self.size = os.fstat(self.fd).st_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        offset = 0
+        while offset < self.size:
+            data = os.pread(self.fd, min(self.block, self.size - offset), offset)
+            if not data:
+                return
+            offset += len(data)
+            yield data
 
 
 class _Clock:
@@ -89,11 +117,22 @@ class _Clock:
 
 
 class Worker:
-    """What the connections of one worker process share: the app, its threads, the clock."""
+    """What the connections of one worker process share: the app, its threads, the answers it replays,
+    the clock."""
 
     def __init__(self, app: _App, *, host: str, port: int, threads: int,
-                 ready: Callable[[dict[str, Any]], bool] | None = None) -> None:
+                 ready: Callable[[dict[str, Any]], bool] | None = None,
+                 epoch: Callable[[], int] | None = None,
+                 record: Callable[[tuple, str, str | None, float], None] | None = None) -> None:
+        """:param ready: whether a request is answered at once, without waiting (see the module
+            docstring); the loop then calls the app itself.
+        :param epoch: the number of the data served; an answer the app marks replayable (environ
+            ``tourkg.replayable`` set to that number) is replayed for the same request while it holds.
+        :param record: logs a replayed request (the app, not called, cannot)."""
         self.app, self.ready = app, ready or (lambda environ: False)
+        self.epoch, self.record = epoch, record
+        self.replays: dict[tuple, tuple] = {}
+        self._significant: dict[bytes, bytes | None] = {}
         self.host, self.port = host, str(port)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="tourkg-web")
         self.connections: set[Connection] = set()
@@ -104,7 +143,8 @@ class Worker:
         self._encoded: dict[int, tuple[list[tuple[str, str]], str, bytes, bool]] = {}
         self.base = {"SCRIPT_NAME": "", "SERVER_NAME": host, "SERVER_PORT": str(port), "wsgi.version": (1, 0),
                      "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
-                     "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.input_terminated": True}
+                     "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.input_terminated": True,
+                     "wsgi.file_wrapper": FileBody}
 
     def environ_name(self, name: bytes) -> str | None:
         """The environ key of a header (``None``: dropped, its name has an underscore)."""
@@ -137,6 +177,27 @@ class Worker:
         self._encoded[id(headers)] = (headers, status, encoded, length)
         return encoded, length
 
+    def replay_key(self, request: tuple) -> tuple | None:
+        """What identifies a request's answer: method, target, protocol and every header but those that
+        change no answer (:data:`_IGNORED`). ``None``: never replayed (a body, a method not GET or
+        HEAD)."""
+        method, url, version, headers, body, _ = request
+        if body or self.epoch is None or (method != b"GET" and method != b"HEAD"):
+            return None
+        key: list[Any] = [method, url, version]
+        significant = self._significant
+        for name, value in headers:
+            lowered = significant.get(name, b"")
+            if lowered == b"":
+                lowered = name.lower()
+                if lowered in _IGNORED or lowered.startswith(b"sec-"):
+                    lowered = None
+                if len(significant) < 4096:
+                    significant[name] = lowered
+            if lowered is not None:
+                key += (lowered, value)
+        return tuple(key)
+
     def sweep(self) -> None:
         """Close the connections that have waited too long for a request (every second)."""
         assert self.loop is not None
@@ -167,18 +228,36 @@ class Connection(asyncio.Protocol):
         self._keep = self._no_body = False
         self._pumped: tuple[bool, tuple] = (False, ())
         self.out: list[bytes] = []  # what is to be written at once
+        self._sending: tuple[FileBody, int, tuple] | None = None  # a file being sent, and how far
+        self.fd = -1  # the socket's, for sendfile
+        self._sock: socket.socket | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.w.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.fd = sock.fileno()
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.remote = (str(peer[0]), str(peer[1]))
         if len(self.w.connections) > CONNECTIONS or self.w.stopping:
             self.refuse(503, "The server is at its limit of connections; try again in a moment.\n")
 
+    @property
+    def sock(self) -> socket.socket | None:
+        """A socket object on a copy of the connection's descriptor (made once, when a file is sent):
+        uvloop's own offers no ``send`` with flags."""
+        if self._sock is None and self.fd >= 0:
+            self._sock = socket.socket(fileno=os.dup(self.fd))
+            self._sock.setblocking(False)
+        return self._sock
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         self.closed = True
         self.w.connections.discard(self)
         self.since = None
@@ -197,6 +276,8 @@ class Connection(asyncio.Protocol):
             self.drained.set_result(None)
         if self.pump is not None:
             self._pump()
+        elif self._sending is not None:
+            self._send_file()
 
     def data_received(self, data: bytes) -> None:
         if self.in_head:
@@ -268,9 +349,15 @@ class Connection(asyncio.Protocol):
             if self.reading_paused and len(self.queue) <= _PIPELINE // 2 and self.transport is not None:
                 self.reading_paused = False
                 self.transport.resume_reading()
+            key = self.w.replay_key(request)
+            if key is not None:
+                hit = self.w.replays.get(key)
+                if hit is not None and hit[0] == self.w.epoch():  # type: ignore[misc]
+                    self._replay(hit, request)
+                    continue
             environ = self._environ(request)
             if self.w.ready(environ):
-                self._answer_here(environ, request)
+                self._answer_here(environ, request, key)
             else:
                 self.busy = True
                 assert self.w.loop is not None
@@ -319,7 +406,15 @@ class Connection(asyncio.Protocol):
             environ["CONTENT_LENGTH"] = str(len(body))
         return environ
 
-    def _answer_here(self, environ: dict[str, Any], request: tuple) -> None:
+    def _replay(self, hit: tuple, request: tuple) -> None:
+        """Answer as the app answered the same request before (same data, same headers)."""
+        began = time.monotonic()
+        _, started, body, logged = hit
+        self._send(started, body, request)
+        if self.w.record is not None:
+            self.w.record((self.remote[0], *logged[:4]), logged[4], logged[5], began)
+
+    def _answer_here(self, environ: dict[str, Any], request: tuple, key: tuple | None = None) -> None:
         """A prepared answer: the app returns it at once, and the loop writes it."""
         started: list[Any] = []
 
@@ -333,9 +428,28 @@ class Connection(asyncio.Protocol):
             log.exception("error answering %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
             self._error(request)
             return
+        epoch = environ.get("tourkg.replayable")
+        if key is not None and epoch is not None and started and isinstance(body, (list, FileBody)):
+            if len(self.w.replays) >= _REPLAYS:
+                self.w.replays.clear()
+            status, headers = started[0], started[1]
+            length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
+            self.w.replays[key] = (epoch, started, body, (
+                environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"],
+                environ["SERVER_PROTOCOL"], status.split(" ", 1)[0], length))
+        self._send(started, body, request)
+
+    def _send(self, started: list[Any], body: Any, request: tuple) -> None:
+        """Write what a prepared answer's app call returned (or returned before, when replayed)."""
         if isinstance(body, list):
             self._write(started, body, None, request)
             _close(body)
+        elif isinstance(body, FileBody) and request[0] != b"HEAD":
+            self._head(started, [], body, request)
+            self._flush_more()
+            self.busy = True
+            self._sending = (body, 0, request)
+            self._send_file()
         else:
             self._write(started, [], body, request)
 
@@ -394,6 +508,38 @@ class Connection(asyncio.Protocol):
         self.pump = rest
         self._pumped = (chunked, request)
         self._pump()
+
+    def _send_file(self) -> None:
+        """Send a prepared file with ``sendfile(2)``; when the socket is full, one block through the
+        transport, which says when it can take more (:meth:`resume_writing`)."""
+        body, offset, request = self._sending
+        transport = self.transport
+        assert transport is not None
+        try:
+            while offset < body.size and not self.closed:
+                if self.writing_paused:
+                    self._sending = (body, offset, request)
+                    return
+                sent = 0
+                if not transport.get_write_buffer_size():
+                    with contextlib.suppress(BlockingIOError):
+                        sent = os.sendfile(self.fd, body.fd, offset, body.size - offset)
+                if not sent:  # the socket is full, or the transport holds bytes still: they go first
+                    sent = len(data := os.pread(body.fd, min(body.block, body.size - offset), offset))
+                    if not sent:
+                        raise OSError(f"{body.file.name} is shorter than it was")
+                    transport.write(data)
+                offset += sent
+        except OSError:
+            log.exception("error sending %s", request[1])
+            self._sending = None
+            self._close()
+            return
+        self._sending = None
+        if not self.closed:
+            self._end(False, request)
+        self.busy = False
+        self._next()
 
     def _pump(self) -> None:
         rest = self.pump
@@ -470,6 +616,24 @@ class Connection(asyncio.Protocol):
             self.transport.write(b"".join(out))
         else:
             self.transport.writelines(out)
+
+    def _flush_more(self) -> None:
+        """Write the head of a file's answer with ``MSG_MORE``: the kernel holds it for the file's first
+        bytes, so that they leave in full segments (nginx's ``tcp_nopush``), not a small one first."""
+        out, self.out = b"".join(self.out), []
+        if self.closed or self.transport is None:
+            return
+        if self.sock is not None and not self.transport.get_write_buffer_size():
+            try:
+                sent = self.sock.send(out, socket.MSG_MORE)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._close()
+                return
+            out = out[sent:]
+        if out:
+            self.transport.write(out)
 
     def _end(self, chunked: bool, request: tuple) -> None:
         if chunked and not self._no_body:
@@ -578,14 +742,14 @@ def listener(host: str, port: int) -> socket.socket:
 
 
 def run_worker(app: _App, *, host: str, port: int, threads: int,
-               ready: Callable[[dict[str, Any]], bool] | None = None,
-               sock: socket.socket | None = None) -> None:
+               ready: Callable[[dict[str, Any]], bool] | None = None, epoch: Callable[[], int] | None = None,
+               record: Callable[..., None] | None = None, sock: socket.socket | None = None) -> None:
     """Serve in this process until SIGINT or SIGTERM, then finish the requests begun and return."""
     import uvloop
 
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = Worker(app, host=host, port=port, threads=threads, ready=ready)
+    worker = Worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record)
     worker.loop = loop
     sock = sock or listener(host, port)
     server = loop.run_until_complete(loop.create_server(lambda: Connection(worker), sock=sock,
@@ -712,6 +876,7 @@ def _alive(pid: int) -> bool:
 
 def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int,
                   ready: Callable[[dict[str, Any]], bool] | None = None,
+                  epoch: Callable[[], int] | None = None, record: Callable[..., None] | None = None,
                   in_worker: Callable[[], None] | None = None, finished: Callable[[], None] | None = None,
                   started: Callable[[], None] | None = None) -> None:
     """Serve ``app`` on ``host:port`` with ``workers`` processes until SIGINT or SIGTERM.
@@ -724,7 +889,7 @@ def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int
         if in_worker is not None:
             in_worker()
         try:
-            run_worker(app, host=host, port=port, threads=threads, ready=ready)
+            run_worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record)
         finally:
             if finished is not None:
                 finished()

@@ -75,7 +75,7 @@ def query_text(environ: dict[str, Any]) -> str | None:
         return None
     try:
         body = environ["wsgi.input"].read(length)
-    except OSError:  # the client went away (granian's stream gives a short read instead)
+    except OSError:  # the client went away (a stream may give a short read instead)
         environ["wsgi.input"] = io.BytesIO(b"")
         return None
     environ["wsgi.input"] = io.BytesIO(body)  # Flask reads the same bytes if it answers

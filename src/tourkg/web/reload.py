@@ -49,7 +49,7 @@ class Reloader:
         self._wanted.set()
 
     def install_signal(self) -> None:
-        """SIGHUP reloads (called in the main thread, after granian installed its own handlers)."""
+        """SIGHUP reloads (called in the supervisor's main thread once the workers are forked)."""
         signal.signal(signal.SIGHUP, lambda *_: self.request())
 
     def watch(self) -> None:

@@ -104,7 +104,8 @@ def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publishe
     logging.getLogger("tourkg").setLevel(logging.INFO)
     try:
         serve_forever(served, host=settings.host, port=settings.port, workers=settings.web_workers,
-                      threads=settings.web_threads, ready=switch.ready, in_worker=switch.in_worker,
+                      threads=settings.web_threads, ready=switch.ready, epoch=switch.epoch,
+                      record=getattr(served, "record", None), in_worker=switch.in_worker,
                       finished=finished, started=started)
     finally:
         reloader.close()
