@@ -48,7 +48,7 @@ _TOO_LONG = (b"414 URI Too Long\n\nThe request URL is longer than 8190 character
 _BLOCK = 128 << 10  # read by offset when a file is not sent with sendfile
 #: Files larger than this are sent from the file (with ``sendfile`` by a server offering
 #: ``wsgi.file_wrapper``, as tourkg's does), smaller ones from memory with their headers in one write.
-SMALL_FILE = 64 << 10
+SMALL_FILE = 16 << 10
 #: Where :meth:`FastPath.ready` leaves the prepared answer it found, for the call that follows.
 PREPARED = "tourkg.prepared"
 #: Set by :meth:`FastPath.ready` when the answer is the same for every request with the same headers

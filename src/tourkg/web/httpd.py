@@ -66,6 +66,13 @@ STOP_TIMEOUT = 10.0
 _BATCH = 1 << 20
 #: Most bytes of an answer joined into one buffer before writing (larger ones are written as a list).
 _JOINED = 256 << 10
+#: Most bytes one read may bring beside a request head (uvloop reads 256 KB at most): a head still
+#: incomplete past :data:`MAX_HEAD` and this is refused before it is complete.
+_READ = 256 << 10
+#: Seconds a refused request's connection goes on being read (and what comes thrown away) before it is
+#: closed: closing with bytes unread would reset it, and the client could lose the answer (RFC 9112
+#: §9.6), as nginx's ``lingering_close``.
+_LINGER = 2.0
 #: Requests read ahead on one connection (pipelining) before reading pauses.
 _PIPELINE = 16
 _NO_BODY = frozenset({204, 304})
@@ -170,6 +177,8 @@ class Worker:
         for name, value in headers:
             if len(name) == 14 and name.lower() == "content-length":
                 length = True
+            elif len(name) == 4 and name.lower() == "date":
+                continue  # the server's own, always current (a prepared answer's would be old)
             parts += (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
         encoded = b"".join(parts)
         if len(self._encoded) >= 4096:
@@ -225,6 +234,7 @@ class Connection(asyncio.Protocol):
         self.refused: tuple[int, str] | None = None
         self.remote = ("", "")
         self.eof = False  # the client has sent all it will (half-closed)
+        self.lingering = False  # refused: reading what comes until the connection is closed
         self._keep = self._no_body = False
         self._pumped: tuple[bool, tuple] = (False, ())
         self.out: list[bytes] = []  # what is to be written at once
@@ -280,6 +290,8 @@ class Connection(asyncio.Protocol):
             self._send_file()
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            return
         if self.in_head:
             self.head_bytes += len(data)
         try:
@@ -289,20 +301,22 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             if self.refused is None:
                 self.refused = (400, "The request is not well-formed HTTP/1.1.\n")
-        if self.refused is None and self.in_head and self.head_bytes > MAX_HEAD:
+        if self.refused is None and self.in_head and self.head_bytes > MAX_HEAD + _READ:
             self.refused = (431, f"The request line and headers are longer than {MAX_HEAD} bytes.\n")
         if self.refused is not None and not self.busy:
             self.refuse(*self.refused)
 
     def eof_received(self) -> bool | None:
         self.eof = True
+        if self.lingering:
+            self._close()
+            return None
         if self.busy or self.queue:
             return True  # half-closed: answer what was asked, then close
         return None
 
     # -- httptools callbacks --------------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self.in_head, self.head_bytes = True, 0
         self.url, self.headers, self.body, self.body_size = b"", [], [], 0
         self.since = self.since or time.monotonic()
 
@@ -313,7 +327,10 @@ class Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > MAX_HEAD or self.head_bytes > MAX_HEAD + _READ:
+            self.refused = (431, f"The request line and headers are longer than {MAX_HEAD} bytes.\n")
+        self.in_head, self.head_bytes = False, 0
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
@@ -330,6 +347,7 @@ class Connection(asyncio.Protocol):
             self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_head = True  # what comes next is the next request's head
         if self.refused is not None:
             return
         self.queue.append((self.parser.get_method(), self.url, self.parser.get_http_version(), self.headers,
@@ -660,7 +678,14 @@ class Connection(asyncio.Protocol):
         self.transport.write(b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\n"
                              b"Content-Length: %d\r\n%bConnection: close\r\n\r\n%b"
                              % (code, reason.encode(), len(body), self.w.clock.date(), body))
-        self._close()
+        if self.lingering or not self.transport.can_write_eof() or self.w.loop is None:
+            self._close()
+            return
+        self.lingering = True  # what the client still sends is read and dropped, then the connection closes
+        self.queue.clear()
+        self.since = None
+        self.transport.write_eof()
+        self.w.loop.call_later(_LINGER, self._close)
 
     def timed_out(self) -> None:
         """Nothing (or not all of a request) came within :data:`KEEP_ALIVE` seconds."""

@@ -1,0 +1,519 @@
+"""tourkg's HTTP/1.1 server (``web/httpd.py``) as clients meet it on the wire (RFC 9112): keep-alive,
+pipelining, chunked request bodies, ``Expect: 100-continue``, HEAD, the limits on a request's head and
+body, malformed requests, slow and silent clients, large answers read slowly, and the supervisor's
+workers (a killed one is replaced; SIGTERM lets a request in flight finish and leaves no process).
+
+Real ``tourkg serve`` processes on loopback with the tour; raw sockets wherever a client library would
+hide the wire format."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+import requests
+from tests.conftest import ROOT, ServerProcess, server_process
+from tests.test_lifecycle import alive, descendants
+from tests.test_sparql_limits import RUNAWAY
+
+from tourkg.web import httpd
+
+#: Seconds any single read from the server may wait (a generous bound: a stuck server fails the test).
+WAIT = 10.0
+PAGE = "/page/country/panama"
+ASK = "query=ASK%20%7B%3Fs%20%3Fp%20%3Fo%7D"  # ASK {?s ?p ?o}, form-encoded
+JSON = "application/sparql-results+json"
+
+
+# -- a minimal HTTP/1.1 client on a raw socket --------------------------------------------------------
+@dataclass
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]  # (lower-case name, value), as received, in order
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        found = [v for k, v in self.headers if k == name]
+        assert len(found) <= 1, f"{name} sent {len(found)} times: {found}"
+        return found[0] if found else None
+
+    def tokens(self, name: str) -> set[str]:
+        return {t.strip().lower() for k, v in self.headers if k == name for t in v.split(",")}
+
+
+class Wire:
+    """One connection to the server; requests are written as given, answers parsed by their framing
+    (Content-Length, chunked, or the end of the connection)."""
+
+    def __init__(self, url: str, *, rcvbuf: int | None = None) -> None:
+        parts = urlsplit(url)
+        self.host = f"{parts.hostname}:{parts.port}"
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf is not None:  # before connect: the window the client offers stays this small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(WAIT)
+        self.sock.connect((parts.hostname, parts.port))
+        self.buf = b""
+
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def get(self, path: str, *, method: str = "GET", version: str = "1.1", headers: str = "") -> bytes:
+        """The bytes of a simple request (``headers``: more header lines, each ending in CRLF)."""
+        return f"{method} {path} HTTP/{version}\r\nHost: {self.host}\r\n{headers}\r\n".encode("latin-1")
+
+    def fill(self, size: int = 65536) -> None:
+        data = self.sock.recv(size)
+        if not data:
+            raise EOFError(f"the server closed the connection; unparsed: {self.buf[:200]!r}")
+        self.buf += data
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buf) < size:
+            self.fill()
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self.fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def answer(self, *, head: bool = False) -> Answer:
+        """The next answer (an interim 1xx one too). ``head``: it answers a HEAD (no body follows)."""
+        while b"\r\n\r\n" not in self.buf:
+            self.fill()
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.split(b"\r\n")
+        assert lines[0].startswith(b"HTTP/1.1 "), f"not a status line: {raw[:200]!r}"
+        status = int(lines[0].split()[1])
+        headers = []
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            assert sep and name == name.strip(), f"not a header line: {line!r}"
+            headers.append((name.decode("latin-1").lower(), value.strip().decode("latin-1")))
+        answer = Answer(status, headers, b"")
+        if head or status < 200 or status in (204, 304):
+            return answer
+        if "chunked" in answer.tokens("transfer-encoding"):
+            body = []
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():  # trailer fields, up to the empty line
+                        pass
+                    break
+                body.append(self._take(size))
+                assert self._take(2) == b"\r\n", "a chunk not followed by CRLF"
+            answer.body = b"".join(body)
+        elif answer.header("content-length") is not None:
+            answer.body = self._take(int(answer.header("content-length")))
+        else:  # delimited by the end of the connection
+            answer.body = self.rest()
+        return answer
+
+    def rest(self) -> bytes:
+        """Everything until the server closes the connection (fails past ``WAIT`` seconds of silence)."""
+        while True:
+            try:
+                self.fill()
+            except EOFError:
+                break
+            except ConnectionResetError:  # closed with a reset: closed all the same
+                break
+        data, self.buf = self.buf, b""
+        return data
+
+
+def serves(url: str) -> bool:
+    """A normal GET on a new connection is answered (the server still serves after a refusal)."""
+    with Wire(url) as wire:
+        wire.send(wire.get("/healthz"))
+        answer = wire.answer()
+    return answer.status == 200 and answer.body == b"ok\n"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProcess]:
+    """The tour on two web workers; forwarded headers trusted (one proxy hop), so that a forwarded host
+    shows in the URLs published."""
+    with server_process("--workers", "2", "--proxy-hops", "1", "--query-timeout", "3") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def url(server) -> str:
+    return server.url
+
+
+@pytest.fixture(scope="module")
+def dump(url, tmp_path_factory) -> bytes:
+    """The tour's N-Triples as ``tourkg dump`` writes them (the server sends that file byte for byte),
+    the same as a plain download gives them."""
+    target = tmp_path_factory.mktemp("dump") / "tour.nt"
+    subprocess.run([sys.executable, "-m", "tourkg", "dump", "--format", "nt", "-o", str(target)], cwd=ROOT,
+                   check=True, capture_output=True)
+    answer = requests.get(url + "/dump.nt", headers={"Accept-Encoding": "identity"}, timeout=WAIT)
+    assert answer.status_code == 200 and answer.headers.get("Content-Encoding") is None
+    assert answer.content == target.read_bytes()
+    return answer.content
+
+
+# -- 1. keep-alive ----------------------------------------------------------------------------------------
+def test_two_requests_on_one_connection_get_two_complete_answers(url):
+    page = requests.get(url + PAGE, timeout=WAIT).content
+    turtle = requests.get(url + "/data/country/panama.ttl", timeout=WAIT).content
+    with Wire(url) as wire:
+        wire.send(wire.get(PAGE))
+        first = wire.answer()
+        assert first.status == 200 and first.body == page
+        assert "close" not in first.tokens("connection")
+        time.sleep(1.0)  # well within the keep-alive time: the connection still serves
+        wire.send(wire.get("/data/country/panama.ttl"))
+        second = wire.answer()
+        assert second.status == 200 and second.body == turtle
+        assert "close" not in second.tokens("connection")
+
+
+def test_an_http10_request_without_keep_alive_is_answered_and_closed(url):
+    with Wire(url) as wire:
+        wire.send(wire.get("/healthz", version="1.0"))
+        answer = wire.answer()
+        assert answer.status == 200 and answer.body == b"ok\n"
+        assert "close" in answer.tokens("connection")
+        assert wire.rest() == b""  # then the server closes, sending nothing more
+
+
+def test_an_http10_request_with_keep_alive_keeps_the_connection(url):
+    with Wire(url) as wire:
+        for path, body in (("/healthz", b"ok\n"), ("/robots.txt", None)):
+            wire.send(wire.get(path, version="1.0", headers="Connection: keep-alive\r\n"))
+            answer = wire.answer()
+            assert answer.status == 200 and "keep-alive" in answer.tokens("connection")
+            assert answer.header("content-length") == str(len(answer.body))  # 1.0: framed by its length
+            if body is not None:
+                assert answer.body == body
+        assert b"Disallow: /healthz" in answer.body
+
+
+# -- 2. pipelining ----------------------------------------------------------------------------------------
+def test_pipelined_requests_are_answered_in_order_each_complete(url):
+    page = requests.get(url + PAGE, timeout=WAIT).content
+    with Wire(url) as wire:
+        # the first runs in a thread (a query), the others are prepared answers the loop could send at
+        # once: they must wait for it
+        wire.send(wire.get("/sparql?" + ASK, headers=f"Accept: {JSON}\r\n") + wire.get("/healthz")
+                  + wire.get(PAGE) + wire.get("/robots.txt", headers="Connection: close\r\n"))
+        query, health, html, robots = (wire.answer() for _ in range(4))
+        assert query.status == 200 and query.header("content-type").startswith(JSON)
+        assert b'"boolean":true' in query.body.replace(b" ", b"")
+        assert health.status == 200 and health.body == b"ok\n"
+        assert html.status == 200 and html.body == page
+        assert robots.status == 200 and b"Disallow: /healthz" in robots.body
+        assert "close" in robots.tokens("connection")
+        assert wire.rest() == b""
+
+
+# -- 3. a chunked request body ----------------------------------------------------------------------------
+def test_a_chunked_post_body_is_read_whole(url):
+    body = ASK.encode()
+    chunks = [body[:7], body[7:20], body[20:]]
+    with Wire(url) as wire:
+        wire.send(wire.get("/sparql", method="POST", headers=(
+            "Transfer-Encoding: chunked\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            f"Accept: {JSON}\r\n")))
+        for chunk in chunks:
+            wire.send(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        wire.send(b"0\r\n\r\n")
+        answer = wire.answer()
+        assert answer.status == 200, answer.body
+        assert b'"boolean":true' in answer.body.replace(b" ", b"")
+        assert serves(url)
+
+
+# -- 4. Expect: 100-continue ------------------------------------------------------------------------------
+def test_expect_100_continue_gets_100_before_the_body_is_sent(url):
+    body = ASK.encode()
+    with Wire(url) as wire:
+        wire.send(wire.get("/sparql", method="POST", headers=(
+            f"Expect: 100-continue\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: {JSON}\r\n"
+            f"Content-Length: {len(body)}\r\n")))
+        interim = wire.answer()  # the client waits for it (up to WAIT seconds) before sending the body
+        assert interim.status == 100 and interim.body == b""
+        wire.send(body)
+        final = wire.answer()
+        assert final.status == 200, final.body
+        assert b'"boolean":true' in final.body.replace(b" ", b"")
+
+
+# -- 5. limits and malformed requests ---------------------------------------------------------------------
+def refused(url: str, request: bytes) -> tuple[Answer, bytes]:
+    """Send ``request`` at once; the answer, and what follows it until the server closes."""
+    with Wire(url) as wire:
+        try:
+            wire.send(request)
+        except (BrokenPipeError, ConnectionResetError):  # refused before all of it was read: fine
+            pass
+        answer = wire.answer()
+        return answer, wire.rest()
+
+
+def test_a_request_head_over_max_head_gets_431_and_the_connection_is_closed(url):
+    big = b"a" * (httpd.MAX_HEAD + 8192)  # one header: the head is larger than MAX_HEAD, sent at once
+    answer, after = refused(url, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + big + b"\r\n\r\n")
+    assert answer.status == 431, (answer.status, answer.body[:200])
+    assert "close" in answer.tokens("connection") and after == b""
+    assert serves(url)
+
+
+def test_a_body_declared_over_max_body_gets_413_and_the_connection_is_closed(url):
+    answer, after = refused(url, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                 b"application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n"
+                                 % (httpd.MAX_BODY + 1))
+    assert answer.status == 413, (answer.status, answer.body[:200])
+    assert "close" in answer.tokens("connection") and after == b""
+    assert serves(url)
+
+
+def test_garbage_gets_400_and_the_connection_is_closed(url):
+    answer, after = refused(url, b"\x00\x01 nonsense\r\n\r\n")
+    assert answer.status == 400, (answer.status, answer.body[:200])
+    assert "close" in answer.tokens("connection") and after == b""
+    assert serves(url)
+
+
+# -- 6. HEAD ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("path", "encoding"), [("/dump.nt", "identity"), ("/dump.nt", "gzip"),
+                                                (PAGE, "identity"), ("/data/country/panama.ttl", "identity")])
+def test_head_gives_the_get_length_and_no_body(url, path, encoding):
+    got = requests.get(url + path, headers={"Accept-Encoding": encoding}, stream=True, timeout=WAIT)
+    length = len(got.raw.read(decode_content=False))
+    assert got.status_code == 200
+    with Wire(url) as wire:
+        wire.send(wire.get(path, method="HEAD", headers=f"Accept-Encoding: {encoding}\r\n"))
+        head = wire.answer(head=True)
+        assert head.status == 200
+        assert head.header("content-length") == str(length)
+        assert head.header("content-type") == got.headers["Content-Type"]
+        assert head.header("content-encoding") == got.headers.get("Content-Encoding")
+        # the next answer on the connection starts right after the head: no stray body bytes came
+        wire.send(wire.get("/healthz"))
+        after = wire.answer()
+        assert after.status == 200 and after.body == b"ok\n"
+
+
+# -- 7. header names with an underscore -------------------------------------------------------------------
+def test_a_header_name_with_an_underscore_does_not_reach_the_app(url):
+    void = "/.well-known/void"
+    asked = url.removeprefix("http://")
+    with Wire(url) as wire:
+        # the forwarded host is trusted here (one proxy hop) and shows in the VoID's endpoint URL
+        wire.send(wire.get(void, headers="Accept: text/turtle\r\nX-Forwarded-Host: good.example\r\n"))
+        honest = wire.answer()
+        assert honest.status == 200 and b"http://good.example/sparql" in honest.body
+        # the same with an underscore: dropped, as if never sent (nginx's underscores_in_headers off)
+        wire.send(wire.get(void, headers="Accept: text/turtle\r\nX_Forwarded_Host: evil.example\r\n"))
+        forged = wire.answer()
+        assert forged.status == 200
+        assert b"evil.example" not in forged.body
+        assert f"http://{asked}/sparql".encode() in forged.body
+
+
+# -- 8. silent and slow clients ---------------------------------------------------------------------------
+@pytest.mark.parametrize("first", [None, "/healthz"], ids=["fresh", "after-an-answer"])
+def test_a_silent_client_is_disconnected(url, first):
+    with Wire(url) as wire:
+        if first is not None:
+            wire.send(wire.get(first))
+            assert wire.answer().status == 200
+        wire.sock.settimeout(httpd.KEEP_ALIVE + 5)
+        try:
+            after = wire.rest()
+        except TimeoutError:
+            pytest.fail(f"still open {httpd.KEEP_ALIVE + 5:g} s after the last request")
+        assert after == b"" or after.startswith(b"HTTP/1.1 408 "), after[:200]
+
+
+def test_half_a_request_line_gets_408_and_the_connection_is_closed(url):
+    with Wire(url) as wire:
+        wire.send(b"GET /heal")
+        wire.sock.settimeout(httpd.KEEP_ALIVE + 5)
+        try:
+            after = wire.rest()
+        except TimeoutError:
+            pytest.fail(f"still open {httpd.KEEP_ALIVE + 5:g} s after half a request")
+        assert after.startswith(b"HTTP/1.1 408 "), f"closed with {after[:200]!r} instead of a 408"
+    assert serves(url)
+
+
+# -- 9. large answers, read slowly ------------------------------------------------------------------------
+def test_a_dump_read_slowly_arrives_whole(url, dump):
+    rcvbuf = 4096
+    assert len(dump) > 16 * rcvbuf  # far more than the client's buffer: the server must wait for it
+    with Wire(url, rcvbuf=rcvbuf) as wire:
+        request = wire.get("/dump.nt", headers="Accept-Encoding: identity\r\n")
+        # twice on one connection (one worker): the first is rendered by the app, the second is the
+        # prepared answer the loop sends itself
+        for _ in range(2):
+            wire.send(request)
+            for _ in range(64):  # the first 32 KB or so, slowly
+                wire.fill(512)
+                time.sleep(0.01)
+            answer = wire.answer()  # then the rest, as fast as it comes
+            assert answer.status == 200
+            assert answer.header("content-length") == str(len(dump))
+            assert answer.body == dump
+        wire.send(wire.get("/healthz"))  # and the connection is still in step
+        assert wire.answer().body == b"ok\n"
+
+
+def test_pipelined_dumps_larger_than_every_buffer_arrive_whole_and_in_order(url, dump):
+    """A single dump of the tour fits in the kernel's buffers (a send buffer grows to 4 MB on Linux,
+    tcp_wmem); 42 of them pipelined do not: the server must wait for the slow reader, more than once,
+    and lose nothing. The requests come in two batches, the second while the server holds more than
+    its read-ahead of requests (it must read again once it has answered some)."""
+    paths = [("/dump.nt", dump) if i % 8 else ("/healthz", b"ok\n") for i in range(1, 49)]
+    assert sum(len(body) for _, body in paths) > 6 << 20
+    with Wire(url, rcvbuf=4096) as wire:
+        batch = [wire.get(path, headers="Accept-Encoding: identity\r\n") for path, _ in paths]
+        wire.send(b"".join(batch[:24]))
+        for _ in range(64):
+            wire.fill(512)
+            time.sleep(0.01)
+        wire.send(b"".join(batch[24:]))
+        for number, (path, body) in enumerate(paths):
+            answer = wire.answer()
+            assert answer.status == 200 and answer.body == body, f"answer {number} ({path}) differs"
+
+
+def test_a_gzipped_dump_arrives_whole_and_decompresses_to_the_n_triples(url, dump):
+    with Wire(url, rcvbuf=4096) as wire:
+        wire.send(wire.get("/dump.nt", headers="Accept-Encoding: gzip\r\n"))
+        for _ in range(8):
+            wire.fill(512)
+            time.sleep(0.01)
+        answer = wire.answer()
+        assert answer.status == 200 and answer.header("content-encoding") == "gzip"
+        assert gzip.decompress(answer.body) == dump
+
+
+# -- wire format of every answer --------------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/healthz", PAGE, "/dump.nt", "/data/country/panama.ttl", "/sparql?" + ASK])
+def test_an_answer_has_a_single_date_header(url, path):
+    """RFC 9110 §5.3: a field that is not a list (Date, §6.6.1) is sent once."""
+    with Wire(url) as wire:
+        wire.send(wire.get(path, headers=f"Accept: {JSON}\r\n" if "sparql" in path else ""))
+        answer = wire.answer()
+    assert answer.status == 200
+    dates = [v for k, v in answer.headers if k == "date"]
+    assert len(dates) == 1, f"{len(dates)} Date headers: {dates}"
+
+
+# -- 10. the supervisor -----------------------------------------------------------------------------------
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def workers(supervisor: int) -> set[int]:
+    """The web workers: the supervisor's children that run its own command line (forks of it; the
+    engine process runs ``tourkg.engines.process``)."""
+    own = cmdline(supervisor)
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == supervisor and alive(int(entry.name)):
+                children.add(int(entry.name))
+    return {pid for pid in children if cmdline(pid) == own}
+
+
+def kill_all(pids: set[int]) -> None:
+    """Clean-up after a failure: the given processes of a server this test started."""
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def test_a_killed_worker_is_replaced_and_requests_are_still_answered():
+    with server_process("--workers", "2") as server:
+        below = descendants(server.proc.pid)
+        try:
+            before = workers(server.proc.pid)
+            assert len(before) == 2, before
+            victim = min(before)
+            os.kill(victim, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            now = before
+            while time.monotonic() < deadline:
+                now = workers(server.proc.pid)
+                if len(now) == 2 and victim not in now:
+                    break
+                time.sleep(0.1)
+            assert len(now) == 2 and victim not in now, f"workers {now} after {victim} was killed"
+            assert not alive(victim)
+            # new connections (spread over both workers by the kernel) are answered, the new one's too
+            for _ in range(20):
+                assert requests.get(server.url + "/healthz", timeout=WAIT).text == "ok\n"
+                assert requests.get(server.url + PAGE, timeout=WAIT).status_code == 200
+            assert server.proc.poll() is None
+        finally:
+            if server.proc.poll() is not None:  # the supervisor died: its workers may be left
+                kill_all(below | descendants(server.proc.pid))
+
+
+def test_sigterm_lets_a_request_in_flight_finish_and_leaves_no_process():
+    query_timeout = 4
+    with server_process("--workers", "2", "--query-timeout", str(query_timeout)) as server:
+        below = descendants(server.proc.pid)
+        try:
+            assert len(workers(server.proc.pid)) == 2
+            body = urlencode({"query": RUNAWAY}).encode()
+            with Wire(server.url) as wire:
+                wire.sock.settimeout(WAIT + query_timeout)
+                wire.send(wire.get("/sparql", method="POST", headers=(
+                    f"Content-Type: application/x-www-form-urlencoded\r\nAccept: {JSON}\r\n"
+                    f"Content-Length: {len(body)}\r\n")) + body)
+                time.sleep(1.5)  # the query runs (it is stopped at the time limit, seconds later)
+                os.kill(server.proc.pid, signal.SIGTERM)
+                answer = wire.answer()  # complete: framed by its length, read whole
+                assert answer.status in (200, 503), (answer.status, answer.body[:300])
+                if answer.status == 503:
+                    assert b"query_timeout" in answer.body
+                assert "close" in answer.tokens("connection")  # the worker is stopping
+                assert wire.rest() == b""
+            server.proc.wait(30)
+            assert server.proc.returncode in (0, -signal.SIGTERM), server.proc.returncode
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(alive(pid) for pid in below):
+                time.sleep(0.1)
+            assert [pid for pid in below if alive(pid)] == []
+            with pytest.raises(requests.ConnectionError):
+                requests.get(server.url + "/healthz", timeout=WAIT)
+        finally:
+            kill_all(below)
