@@ -260,7 +260,6 @@ def start_oxigraph(data: Path) -> Server:
     return Server("Oxigraph server", url, proc, time.monotonic() - started)
 
 
-@contextlib.contextmanager
 def start_rdflib_endpoint(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()

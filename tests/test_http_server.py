@@ -9,11 +9,13 @@ hide the wire format."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -517,3 +519,106 @@ def test_sigterm_lets_a_request_in_flight_finish_and_leaves_no_process():
                 requests.get(server.url + "/healthz", timeout=WAIT)
         finally:
             kill_all(below)
+
+
+# -- 12. backpressure, timers and request rules ---------------------------------------------------------
+def test_a_client_that_sends_without_reading_is_no_longer_read(url):
+    """Requests sent one after another while no answer is read: once the answers wait in the server's
+    buffers it stops reading, so the client's writes block (the worker's memory stays bounded); then,
+    read, every answer arrives, in order. A server reading on would take the 64 MB whole (and keep
+    about 300 MB of answers)."""
+    request = f"GET /healthz HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\n\r\n".encode()
+    limit = 64 << 20
+    with Wire(url) as wire:
+        wire.sock.setblocking(False)
+        pending, sent, stalled = b"", 0, None
+        while sent < limit:
+            if not pending:
+                pending = request * 512
+            try:
+                count = wire.sock.send(pending)
+            except BlockingIOError:
+                stalled = stalled or time.monotonic()
+                if time.monotonic() - stalled > 1.0:
+                    break
+                time.sleep(0.01)
+                continue
+            stalled, sent, pending = None, sent + count, pending[count:]
+        assert sent < limit, "the server read 64 MB of requests without their answers being read"
+        tail = (-sent) % len(request)  # end on a whole request
+        wire.sock.settimeout(WAIT)
+        answers = (sent + tail) // len(request)
+        finisher = threading.Thread(target=wire.sock.sendall, args=(request[len(request) - tail:],))
+        finisher.start()
+        for _ in range(answers):
+            answer = wire.answer()
+            assert answer.status == 200 and answer.body == b"ok\n"
+        finisher.join(WAIT)
+    assert serves(url)
+
+
+def test_100_continue_is_not_sent_for_a_body_that_is_refused(url):
+    with Wire(url) as wire:
+        wire.send(f"POST /sparql HTTP/1.1\r\nHost: {wire.host}\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\n"
+                  f"Content-Length: {httpd.MAX_BODY + 1}\r\nExpect: 100-continue\r\n\r\n".encode())
+        answer = wire.answer()
+        assert answer.status == 413  # at once, and no 100 before it: the client sends no body in vain
+
+
+@pytest.mark.parametrize("hosts", [0, 2])
+def test_an_http11_request_without_one_host_header_gets_400(url, hosts):
+    """RFC 9112 §3.2: a server responds 400 to an HTTP/1.1 request with no Host header or more than one."""
+    lines = "".join(f"Host: h{i}.example\r\n" for i in range(hosts))
+    with Wire(url) as wire:
+        wire.send(f"GET /healthz HTTP/1.1\r\n{lines}\r\n".encode())
+        answer = wire.answer()
+        assert answer.status == 400 and b"Host" in answer.body
+    assert serves(url)
+
+
+def test_an_absolute_target_names_the_host(url):
+    """RFC 9112 §3.2.2: with an absolute request target, its authority is the request's host (the
+    Host header is ignored): VoID then names the endpoint on that host."""
+    with Wire(url) as wire:
+        wire.send(f"GET http://other.example:8080/.well-known/void HTTP/1.1\r\nHost: {wire.host}\r\n"
+                  f"Accept: text/turtle\r\n\r\n".encode())
+        answer = wire.answer()
+    assert answer.status == 200
+    assert b"http://other.example:8080/sparql" in answer.body
+    assert wire.host.encode() not in answer.body
+
+
+def test_an_upgrade_request_is_answered_then_the_connection_closed(url):
+    """Upgrade (h2c, WebSocket) is not offered: the request is answered as HTTP/1.1 and the connection
+    closed after it, since the parser reads nothing past an upgrade."""
+    with Wire(url) as wire:
+        wire.send(wire.get("/healthz", headers="Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                                                "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n")
+                  + wire.get("/robots.txt"))
+        answer = wire.answer()
+        assert answer.status == 200 and answer.body == b"ok\n"
+        assert "close" in answer.tokens("connection")
+        assert wire.rest() == b""
+
+
+def test_a_body_that_keeps_coming_has_the_time_it_needs(url):
+    """The time limit runs between two reads of a body, as nginx's ``client_body_timeout``: a query
+    sent in pieces over longer than KEEP_ALIVE, a request after the connection sat idle for most of
+    it, are both answered."""
+    query = "ASK { ?s ?p ?o } #" + "x" * 12000
+    body = urlencode({"query": query}).encode()
+    pieces = [body[i:i + 3000] for i in range(0, len(body), 3000)]
+    with Wire(url) as wire:
+        wire.send(wire.get("/healthz"))
+        assert wire.answer().status == 200
+        time.sleep(httpd.KEEP_ALIVE * 0.7)  # idle for most of the keep-alive time
+        wire.send(f"POST /sparql HTTP/1.1\r\nHost: {wire.host}\r\nAccept: {JSON}\r\n"
+                  f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+                  .encode())
+        pause = httpd.KEEP_ALIVE * 1.6 / len(pieces)
+        for piece in pieces:
+            time.sleep(pause)
+            wire.send(piece)
+        answer = wire.answer()
+    assert answer.status == 200 and json.loads(answer.body)["boolean"] is True

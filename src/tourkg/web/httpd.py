@@ -52,7 +52,8 @@ log = logging.getLogger("tourkg")
 
 #: Most bytes of a request line and headers: past it 431.
 MAX_HEAD = 65536
-#: Most bytes of a request body: past it 413 (the app refuses smaller ones past its own limits).
+#: Most bytes of a request body, unless the server is told otherwise: past it 413 (the app refuses
+#: smaller ones past its own limits).
 MAX_BODY = 16 << 20
 #: Seconds a client may take to send a request once connected or after an answer (keep-alive).
 KEEP_ALIVE = 5.0
@@ -82,8 +83,11 @@ _NO_BODY = frozenset({204, 304})
 _IGNORED = frozenset({b"user-agent", b"connection", b"keep-alive", b"referer", b"cache-control", b"pragma",
                       b"dnt", b"upgrade-insecure-requests", b"priority", b"te", b"cookie", b"purpose",
                       b"sec-purpose", b"via", b"from"})
-#: Most answers a worker replays (then it starts again with none).
+#: Most answers a worker replays, most bytes of their bodies, and the longest key (request target and
+#: headers) kept: past the first two it starts again with none; a longer key is not kept.
 _REPLAYS = 8192
+_REPLAY_BYTES = 32 << 20
+_REPLAY_KEY = 8192
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _StartResponse = Callable[..., Any]
 _App = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
@@ -130,15 +134,17 @@ class Worker:
     def __init__(self, app: _App, *, host: str, port: int, threads: int,
                  ready: Callable[[dict[str, Any]], bool] | None = None,
                  epoch: Callable[[], int] | None = None,
-                 record: Callable[[tuple, str, str | None, float], None] | None = None) -> None:
+                 record: Callable[[tuple, str, str | None, float], None] | None = None,
+                 max_body: int = MAX_BODY) -> None:
         """:param ready: whether a request is answered at once, without waiting (see the module
             docstring); the loop then calls the app itself.
         :param epoch: the number of the data served; an answer the app marks replayable (environ
             ``tourkg.replayable`` set to that number) is replayed for the same request while it holds.
         :param record: logs a replayed request (the app, not called, cannot)."""
         self.app, self.ready = app, ready or (lambda environ: False)
-        self.epoch, self.record = epoch, record
+        self.epoch, self.record, self.max_body = epoch, record, max_body
         self.replays: dict[tuple, tuple] = {}
+        self.replay_bytes, self.replay_epoch = 0, -1
         self._significant: dict[bytes, bytes | None] = {}
         self.host, self.port = host, str(port)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="tourkg-web")
@@ -185,6 +191,28 @@ class Worker:
             self._encoded.clear()
         self._encoded[id(headers)] = (headers, status, encoded, length)
         return encoded, length
+
+    def keep_replay(self, key: tuple, epoch: int, started: list[Any], body: Any,
+                    environ: dict[str, Any]) -> None:
+        """Keep an answer to replay. Bounded: at most :data:`_REPLAYS` answers and
+        :data:`_REPLAY_BYTES` bytes of bodies, keys of at most :data:`_REPLAY_KEY` bytes (a request
+        with long odd headers is answered, not kept); a new data generation empties it, which also
+        lets the old generation's files close."""
+        if epoch != self.replay_epoch:
+            self.replays.clear()
+            self.replay_bytes, self.replay_epoch = 0, epoch
+        size = sum(len(chunk) for chunk in body) if isinstance(body, list) else 0
+        if sum(len(part) for part in key) > _REPLAY_KEY:
+            return
+        if len(self.replays) >= _REPLAYS or self.replay_bytes + size > _REPLAY_BYTES:
+            self.replays.clear()
+            self.replay_bytes = 0
+        status, headers = started[0], started[1]
+        length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
+        self.replays[key] = (epoch, started, body, (
+            environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"],
+            environ["SERVER_PROTOCOL"], status.split(" ", 1)[0], length))
+        self.replay_bytes += size
 
     def replay_key(self, request: tuple) -> tuple | None:
         """What identifies a request's answer: method, target, protocol and every header but those that
@@ -235,6 +263,8 @@ class Connection(asyncio.Protocol):
         self.remote = ("", "")
         self.eof = False  # the client has sent all it will (half-closed)
         self.lingering = False  # refused: reading what comes until the connection is closed
+        self.receiving = False  # between a request's first byte and its end
+        self.last = False  # close once the requests read are answered (an Upgrade was asked)
         self._keep = self._no_body = False
         self._pumped: tuple[bool, tuple] = (False, ())
         self.out: list[bytes] = []  # what is to be written at once
@@ -279,6 +309,7 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.writing_paused = True
+        self._flow()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
@@ -288,6 +319,22 @@ class Connection(asyncio.Protocol):
             self._pump()
         elif self._sending is not None:
             self._send_file()
+        self._flow()
+        if not self.busy and self.queue:
+            self._next()
+
+    def _flow(self) -> None:
+        """Read while the client reads its answers and few requests wait; else stop reading (a client
+        that sends requests without reading the answers would otherwise fill the worker's memory)."""
+        if self.transport is None or self.closed:
+            return
+        if self.reading_paused:
+            if not self.writing_paused and len(self.queue) <= _PIPELINE // 2:
+                self.reading_paused = False
+                self.transport.resume_reading()
+        elif self.writing_paused or len(self.queue) > _PIPELINE:
+            self.reading_paused = True
+            self.transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
         if self.lingering:
@@ -297,7 +344,11 @@ class Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            pass  # Upgrade (WebSocket, h2c) is not offered: the request is answered as HTTP/1.1
+            # Upgrade (WebSocket, h2c) is not offered: the request is answered as HTTP/1.1, and the
+            # connection closed after it (the parser stops at an upgrade; what follows is not read).
+            self.last = True
+            if not self.busy and not self.queue:
+                self._close()
         except httptools.HttpParserError:
             if self.refused is None:
                 self.refused = (400, "The request is not well-formed HTTP/1.1.\n")
@@ -318,31 +369,44 @@ class Connection(asyncio.Protocol):
     # -- httptools callbacks --------------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.url, self.headers, self.body, self.body_size = b"", [], [], 0
+        self.since, self.receiving = time.monotonic(), True  # KEEP_ALIVE for the head, from its first byte
         self.since = self.since or time.monotonic()
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if self.in_head:  # trailers of a chunked body are not headers of the request
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        size, hosts, expect = len(self.url), 0, False
+        for name, value in self.headers:  # one pass: this runs for every request
+            size += len(name) + len(value) + 4
+            if len(name) == 4 and name.lower() == b"host":
+                hosts += 1
+            elif len(name) == 14 and name.lower() == b"content-length":
+                if value.isdigit() and int(value) > self.w.max_body:
+                    self.refused = (413, f"The request body is larger than {self.w.max_body} bytes.\n")
+            elif len(name) == 6 and name.lower() == b"expect":
+                expect = value.lower() == b"100-continue"
+            elif len(name) == 7 and name.lower() == b"upgrade":
+                self.last = True  # not offered: answered as HTTP/1.1, then closed (the parser stops there)
         if size > MAX_HEAD or self.head_bytes > MAX_HEAD + _READ:
             self.refused = (431, f"The request line and headers are longer than {MAX_HEAD} bytes.\n")
+        elif hosts > 1 or (hosts == 0 and self.parser.get_http_version() == "1.1"):
+            self.refused = (400, "An HTTP/1.1 request has exactly one Host header (RFC 9112, section 3.2).\n")
         self.in_head, self.head_bytes = False, 0
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower == b"content-length" and value.isdigit() and int(value) > MAX_BODY:
-                self.refused = (413, f"The request body is larger than {MAX_BODY} bytes.\n")
-            elif (lower == b"expect" and value.lower() == b"100-continue" and not self.busy and not self.queue
-                  and self.parser.get_http_version() == "1.1" and self.transport is not None):
-                self.transport.write(_CONTINUE)
+        if (expect and self.refused is None and not self.busy and not self.queue
+                and self.transport is not None and self.parser.get_http_version() == "1.1"):
+            self.transport.write(_CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
-        if self.body_size > MAX_BODY:
-            self.refused = self.refused or (413, f"The request body is larger than {MAX_BODY} bytes.\n")
+        self.since = time.monotonic()  # the limit runs between two reads (nginx's client_body_timeout)
+        if self.body_size > self.w.max_body:
+            limit = self.w.max_body
+            self.refused = self.refused or (413, f"The request body is larger than {limit} bytes.\n")
         elif self.refused is None:
             self.body.append(body)
 
@@ -353,33 +417,36 @@ class Connection(asyncio.Protocol):
         self.queue.append((self.parser.get_method(), self.url, self.parser.get_http_version(), self.headers,
                            b"".join(self.body), self.parser.should_keep_alive()))
         self.since = None
-        if len(self.queue) > _PIPELINE and not self.reading_paused and self.transport is not None:
-            self.reading_paused = True
-            self.transport.pause_reading()
+        self.receiving = False
+        self._flow()
         if not self.busy:
             self._next()
 
     # -- answering --------------------------------------------------------------------------------------
     def _next(self) -> None:
         """Answer the requests waiting, in order: prepared ones here, the others in a thread."""
-        while self.queue and not self.busy and not self.closed:
+        while self.queue and not self.busy and not self.closed and not self.writing_paused:
             request = self.queue.popleft()
-            if self.reading_paused and len(self.queue) <= _PIPELINE // 2 and self.transport is not None:
-                self.reading_paused = False
-                self.transport.resume_reading()
-            key = self.w.replay_key(request)
-            if key is not None:
-                hit = self.w.replays.get(key)
-                if hit is not None and hit[0] == self.w.epoch():  # type: ignore[misc]
-                    self._replay(hit, request)
-                    continue
-            environ = self._environ(request)
-            if self.w.ready(environ):
-                self._answer_here(environ, request, key)
-            else:
-                self.busy = True
-                assert self.w.loop is not None
-                self.w.loop.create_task(self._answer_in_thread(environ, request))
+            self._flow()
+            try:
+                key = self.w.replay_key(request)
+                if key is not None:
+                    hit = self.w.replays.get(key)
+                    if hit is not None and hit[0] == self.w.epoch():  # type: ignore[misc]
+                        self._replay(hit, request)
+                        continue
+                environ = self._environ(request)
+                if self.w.ready(environ):
+                    self._answer_here(environ, request, key)
+                else:
+                    self.busy = True
+                    assert self.w.loop is not None
+                    self.w.loop.create_task(self._answer_in_thread(environ, request))
+            except Exception:  # noqa: BLE001 - the server's own failure: logged, the connection closed
+                log.exception("error answering %r", request[1][:200])
+                self.busy = False
+                self._close()
+                return
         if not self.busy and not self.queue and not self.closed:
             if self.refused is not None:
                 self.refuse(*self.refused)
@@ -390,6 +457,7 @@ class Connection(asyncio.Protocol):
 
     def _environ(self, request: tuple) -> dict[str, Any]:
         method, url, version, headers, body, _ = request
+        authority: bytes | None = None
         if url[:1] == b"/":
             path, _, query = url.partition(b"?")
         elif url == b"*":
@@ -398,6 +466,8 @@ class Connection(asyncio.Protocol):
             try:
                 parsed = httptools.parse_url(url)
                 path, query = parsed.path or b"/", parsed.query or b""
+                if parsed.host:  # RFC 9112 3.2.2: the target's authority replaces Host
+                    authority = parsed.host + (b":%d" % parsed.port if parsed.port else b"")
             except httptools.HttpParserInvalidURLError:
                 path, query = url, b""
         path, _, _ = path.partition(b"#")
@@ -420,6 +490,8 @@ class Connection(asyncio.Protocol):
             if key in environ:
                 text = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + text
             environ[key] = text
+        if authority:
+            environ["HTTP_HOST"] = authority.decode("latin-1")
         if body and "CONTENT_LENGTH" not in environ:  # a chunked body, read whole
             environ["CONTENT_LENGTH"] = str(len(body))
         return environ
@@ -448,13 +520,7 @@ class Connection(asyncio.Protocol):
             return
         epoch = environ.get("tourkg.replayable")
         if key is not None and epoch is not None and started and isinstance(body, (list, FileBody)):
-            if len(self.w.replays) >= _REPLAYS:
-                self.w.replays.clear()
-            status, headers = started[0], started[1]
-            length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
-            self.w.replays[key] = (epoch, started, body, (
-                environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"],
-                environ["SERVER_PROTOCOL"], status.split(" ", 1)[0], length))
+            self.w.keep_replay(key, epoch, started, body, environ)
         self._send(started, body, request)
 
     def _send(self, started: list[Any], body: Any, request: tuple) -> None:
@@ -548,8 +614,11 @@ class Connection(asyncio.Protocol):
                         raise OSError(f"{body.file.name} is shorter than it was")
                     transport.write(data)
                 offset += sent
-        except OSError:
-            log.exception("error sending %s", request[1])
+        except OSError as exc:
+            if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+                log.debug("client went away during %r", request[1][:200])
+            else:
+                log.exception("error sending %r", request[1][:200])
             self._sending = None
             self._close()
             return
@@ -600,7 +669,7 @@ class Connection(asyncio.Protocol):
                 chunked = True
             else:
                 keep_alive = False  # HTTP/1.0: the end of the connection ends the body
-        if self.w.stopping or not keep_alive:
+        if self.w.stopping or not keep_alive or (self.last and not self.queue):
             keep_alive = False
             parts.append(b"Connection: close\r\n")
             self.queue.clear()
@@ -691,7 +760,7 @@ class Connection(asyncio.Protocol):
         """Nothing (or not all of a request) came within :data:`KEEP_ALIVE` seconds."""
         if self.busy or self.queue:
             return
-        if self.in_head and self.head_bytes:  # a request begun and never finished
+        if self.receiving or (self.in_head and self.head_bytes):  # a request begun and never finished
             self.refuse(408, f"The request did not arrive within {KEEP_ALIVE:g} seconds.\n")
         else:
             self._close()
@@ -757,9 +826,6 @@ def listener(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    if family == socket.AF_INET6:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     sock.bind((host, port))
     sock.listen(BACKLOG)
     sock.setblocking(False)
@@ -768,13 +834,15 @@ def listener(host: str, port: int) -> socket.socket:
 
 def run_worker(app: _App, *, host: str, port: int, threads: int,
                ready: Callable[[dict[str, Any]], bool] | None = None, epoch: Callable[[], int] | None = None,
-               record: Callable[..., None] | None = None, sock: socket.socket | None = None) -> None:
+               record: Callable[..., None] | None = None, sock: socket.socket | None = None,
+               max_body: int = MAX_BODY) -> None:
     """Serve in this process until SIGINT or SIGTERM, then finish the requests begun and return."""
     import uvloop
 
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = Worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record)
+    worker = Worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record,
+                    max_body=max_body)
     worker.loop = loop
     sock = sock or listener(host, port)
     server = loop.run_until_complete(loop.create_server(lambda: Connection(worker), sock=sock,
@@ -821,6 +889,9 @@ class Supervisor:
             code = 0
             try:
                 signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor reloads
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the supervisor's handler, until the
+                signal.signal(signal.SIGINT, signal.default_int_handler)  # loop installs its own
+                _more_files()
                 self.start()
             except BaseException:  # noqa: BLE001 - said, then the worker exits (and is started again)
                 log.exception("web worker %s failed", os.getpid())
@@ -891,6 +962,18 @@ class Supervisor:
         self.children.clear()
 
 
+def _more_files() -> None:
+    """Raise this process's limit of open files to what it may (a connection is a file, and a
+    connection sending a dump one more): the usual soft limit, 1024, is below :data:`CONNECTIONS`."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * CONNECTIONS + 256 if hard == resource.RLIM_INFINITY else min(hard, 4 * CONNECTIONS + 256)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -903,7 +986,7 @@ def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int
                   ready: Callable[[dict[str, Any]], bool] | None = None,
                   epoch: Callable[[], int] | None = None, record: Callable[..., None] | None = None,
                   in_worker: Callable[[], None] | None = None, finished: Callable[[], None] | None = None,
-                  started: Callable[[], None] | None = None) -> None:
+                  started: Callable[[], None] | None = None, max_body: int = MAX_BODY) -> None:
     """Serve ``app`` on ``host:port`` with ``workers`` processes until SIGINT or SIGTERM.
 
     :param in_worker: runs in each worker once forked, before it serves.
@@ -914,7 +997,8 @@ def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int
         if in_worker is not None:
             in_worker()
         try:
-            run_worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record)
+            run_worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record,
+                       max_body=max_body)
         finally:
             if finished is not None:
                 finished()
