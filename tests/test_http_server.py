@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -622,3 +623,96 @@ def test_a_body_that_keeps_coming_has_the_time_it_needs(url):
             wire.send(piece)
         answer = wire.answer()
     assert answer.status == 200 and json.loads(answer.body)["boolean"] is True
+
+
+# -- 13. requests repeated byte for byte --------------------------------------------------------------------
+# A request whose bytes a worker has seen whole in one read is answered from them, without parsing: the
+# same bytes must get what parsing them would have given, in order, framed for that request.
+def test_a_repeated_request_waits_for_the_one_before_it(url):
+    page = requests.get(url + PAGE, timeout=WAIT).content
+    body = urlencode({"query": RUNAWAY}).encode()
+    with Wire(url) as wire:
+        wire.sock.settimeout(WAIT + 3)
+        for _ in range(2):  # seen, then answered from its bytes
+            wire.send(wire.get(PAGE))
+            first = wire.answer()
+            assert first.status == 200 and first.body == page
+        wire.send(wire.get("/sparql", method="POST", headers=(
+            f"Content-Type: application/x-www-form-urlencoded\r\nAccept: {JSON}\r\n"
+            f"Content-Length: {len(body)}\r\n")) + body)
+        time.sleep(0.5)  # the query runs in a thread (until its 3 s limit); the same page is asked again
+        wire.send(wire.get(PAGE))
+        query, again = wire.answer(), wire.answer()
+        assert query.status == 503 and b"query_timeout" in query.body, (query.status, query.body[:300])
+        assert again.status == 200 and again.body == page
+        # its own Date, not the one of the answer it repeats
+        assert parsedate_to_datetime(again.header("date")) > parsedate_to_datetime(first.header("date"))
+        wire.send(wire.get(PAGE) * 2)  # the same request twice in one read: two answers
+        assert [wire.answer().body for _ in range(2)] == [page, page]
+
+
+def test_a_repeated_request_is_framed_for_its_own_protocol(url):
+    """The same bytes again get the framing their protocol asks: HTTP/1.0 keep-alive stays open and says
+    so; ``Connection: close`` closes, each time."""
+    with Wire(url) as wire:
+        for _ in range(3):
+            wire.send(wire.get("/robots.txt", version="1.0", headers="Connection: keep-alive\r\n"))
+            answer = wire.answer()
+            assert answer.status == 200 and "keep-alive" in answer.tokens("connection")
+            assert answer.header("content-length") == str(len(answer.body))
+    for _ in range(3):
+        with Wire(url) as wire:
+            wire.send(wire.get("/robots.txt", headers="Connection: close\r\n"))
+            answer = wire.answer()
+            assert answer.status == 200 and "close" in answer.tokens("connection")
+            assert wire.rest() == b""
+
+
+class _Transport:
+    """What a connection writes to, kept (a unit test of the worker, without a socket)."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.written.append(b"".join(data))
+
+    def get_extra_info(self, name: str) -> object:
+        return None if name == "socket" else ("127.0.0.1", 40000)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_requests_kept_by_their_bytes_are_bounded(monkeypatch):
+    """Many different requests, each seen twice: the requests kept by their bytes stay within the
+    replays' bounds (their number, and their bytes counted with the answers'), and each answer is its
+    own request's."""
+    monkeypatch.setattr(httpd, "_REPLAYS", 50)
+    monkeypatch.setattr(httpd, "_REPLAY_BYTES", 20_000)
+
+    def app(environ, start_response):
+        body = environ["PATH_INFO"].encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        environ["tourkg.replayable"] = 1
+        return [body]
+
+    worker = httpd.Worker(app, host="127.0.0.1", port=80, threads=1, ready=lambda environ: True,
+                          epoch=lambda: 1)
+    connection = httpd.Connection(worker)
+    transport = _Transport()
+    connection.connection_made(transport)
+    for number in range(400):
+        request = f"GET /{number}/{'x' * 200} HTTP/1.1\r\nHost: a\r\n\r\n".encode()
+        for _ in range(2):
+            connection.data_received(request)
+            assert transport.written[-1].endswith(f"/{number}/{'x' * 200}".encode())
+        assert len(worker.raw) <= 50 and len(worker.replays) <= 50
+        assert worker.replay_bytes + worker.raw_bytes <= 20_000
+    assert worker.raw  # and some are kept

@@ -192,7 +192,7 @@ def test_lines_are_written_together_in_whole_lines_of_at_most_pipe_buf(tmp_path,
     from tourkg.web import accesslog
 
     writes: list[bytes] = []
-    monkeypatch.setattr(accesslog.AccessLog, "_send", lambda self, data: writes.append(data))
+    monkeypatch.setattr(accesslog.AccessLog, "_send", lambda self, data: writes.append(bytes(data)))
     log = accesslog.AccessLog(_answer, 2)
     paths = [f"/page/n{i}" + "x" * (i % 50) for i in range(300)]
     for path in paths:

@@ -43,7 +43,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 import httptools
@@ -90,6 +90,18 @@ _REPLAY_BYTES = 32 << 20
 _REPLAY_KEY = 8192
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _StartResponse = Callable[..., Any]
+
+
+class ReplayLog(Protocol):
+    """Logs the requests the server answers without calling the app (replays)."""
+
+    def describe(self, method: str, path: str, query: str, protocol: str, status: str,
+                 size: str | None) -> Any:
+        """What stays the same in the lines of a kept answer, computed once when it is kept."""
+
+    def replayed(self, address: str, described: Any, started: float) -> None:
+        """Log one replay of an answer ``described``, begun at ``started`` (``time.monotonic``)."""
+
 _App = Callable[[dict[str, Any], _StartResponse], Iterable[bytes]]
 
 
@@ -134,17 +146,20 @@ class Worker:
     def __init__(self, app: _App, *, host: str, port: int, threads: int,
                  ready: Callable[[dict[str, Any]], bool] | None = None,
                  epoch: Callable[[], int] | None = None,
-                 record: Callable[[tuple, str, str | None, float], None] | None = None,
+                 replay_log: ReplayLog | None = None,
                  max_body: int = MAX_BODY) -> None:
         """:param ready: whether a request is answered at once, without waiting (see the module
             docstring); the loop then calls the app itself.
         :param epoch: the number of the data served; an answer the app marks replayable (environ
             ``tourkg.replayable`` set to that number) is replayed for the same request while it holds.
-        :param record: logs a replayed request (the app, not called, cannot)."""
+        :param replay_log: logs a replayed request (the app, not called, cannot)."""
         self.app, self.ready = app, ready or (lambda environ: False)
-        self.epoch, self.record, self.max_body = epoch, record, max_body
+        self.epoch, self.replay_log, self.max_body = epoch, replay_log, max_body
         self.replays: dict[tuple, tuple] = {}
-        self.replay_bytes, self.replay_epoch = 0, -1
+        #: The bytes of requests seen whole in one read, with their replay key and parsed form: the same
+        #: bytes again (a client repeating a request) are answered without parsing them.
+        self.raw: dict[bytes, tuple[tuple, tuple]] = {}
+        self.replay_bytes, self.raw_bytes, self.replay_epoch = 0, 0, -1
         self._significant: dict[bytes, bytes | None] = {}
         self.host, self.port = host, str(port)
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="tourkg-web")
@@ -199,20 +214,63 @@ class Worker:
         with long odd headers is answered, not kept); a new data generation empties it, which also
         lets the old generation's files close."""
         if epoch != self.replay_epoch:
-            self.replays.clear()
-            self.replay_bytes, self.replay_epoch = 0, epoch
-        size = sum(len(chunk) for chunk in body) if isinstance(body, list) else 0
-        if sum(len(part) for part in key) > _REPLAY_KEY:
+            self.forget()
+            self.replay_epoch = epoch
+        length = sum(len(part) for part in key)
+        if length > _REPLAY_KEY:
             return
-        if len(self.replays) >= _REPLAYS or self.replay_bytes + size > _REPLAY_BYTES:
-            self.replays.clear()
-            self.replay_bytes = 0
+        size = length + (sum(len(chunk) for chunk in body) if isinstance(body, list) else 0)
+        if size > _REPLAY_BYTES:
+            return
+        if len(self.replays) >= _REPLAYS or self.replay_bytes + self.raw_bytes + size > _REPLAY_BYTES:
+            self.forget()
         status, headers = started[0], started[1]
         length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
-        self.replays[key] = (epoch, started, body, (
+        logged = None if self.replay_log is None else self.replay_log.describe(
             environ["REQUEST_METHOD"], environ["PATH_INFO"], environ["QUERY_STRING"],
-            environ["SERVER_PROTOCOL"], status.split(" ", 1)[0], length))
+            environ["SERVER_PROTOCOL"], status.split(" ", 1)[0], length)
+        self.replays[key] = (epoch, started, body, logged, self._whole(started, body, environ))
         self.replay_bytes += size
+
+    def _whole(self, started: list[Any], body: Any,
+               environ: dict[str, Any]) -> tuple[bytes, bytes, bytes | None] | None:
+        """An answer's bytes but for its ``Date``, as :meth:`Connection._head` and :meth:`Connection._body`
+        write them to an HTTP/1.1 keep-alive request: the status line and headers; what follows the date
+        (Content-Length included); the body, or ``None`` for a file (sent after them). A small answer is
+        then replayed in one write. ``None``: a larger answer, or one whose length is not known."""
+        code = int(started[0][:3])
+        if code < 200:
+            return None
+        encoded, length = self.encoded(started[0], started[1])
+        if isinstance(body, FileBody):
+            return (encoded, b"\r\n", None) if length and environ["REQUEST_METHOD"] == "GET" else None
+        if not isinstance(body, list):
+            return None
+        size = sum(len(chunk) for chunk in body)
+        if size > _JOINED:
+            return None
+        after = b"\r\n" if length or code in _NO_BODY else b"Content-Length: %d\r\n\r\n" % size
+        sent = b"" if environ["REQUEST_METHOD"] == "HEAD" or code in _NO_BODY else b"".join(body)
+        return encoded, after, sent
+
+    def forget(self) -> None:
+        """Replay nothing more (a new data generation, or the bounds reached)."""
+        self.replays.clear()
+        self.raw.clear()
+        self.replay_bytes = self.raw_bytes = 0
+
+    def remember(self, data: bytes, key: tuple, request: tuple) -> None:
+        """``data`` is the whole of ``request``, whose answer is replayed under ``key``. Counted in the
+        bounds of the replays (twice: the bytes, and the request parsed)."""
+        size = 2 * len(data)
+        if key not in self.replays or len(data) > _REPLAY_KEY or data in self.raw:
+            return
+        if len(self.raw) >= _REPLAYS or self.replay_bytes + self.raw_bytes + size > _REPLAY_BYTES:
+            self.raw.clear()
+            self.raw_bytes = 0
+        if self.replay_bytes + size <= _REPLAY_BYTES:
+            self.raw[data] = (key, request)
+            self.raw_bytes += size
 
     def replay_key(self, request: tuple) -> tuple | None:
         """What identifies a request's answer: method, target, protocol and every header but those that
@@ -266,6 +324,9 @@ class Connection(asyncio.Protocol):
         self.receiving = False  # between a request's first byte and its end
         self.last = False  # close once the requests read are answered (an Upgrade was asked)
         self._keep = self._no_body = False
+        self._whole_read = False  # this read may be one whole request (see data_received)
+        self._begun = 0  # requests begun in this read
+        self._answered: tuple[tuple, tuple] | None = None  # the key and parsed form of the last one
         self._pumped: tuple[bool, tuple] = (False, ())
         self.out: list[bytes] = []  # what is to be written at once
         self._sending: tuple[FileBody, int, tuple] | None = None  # a file being sent, and how far
@@ -339,8 +400,23 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.lingering:
             return
+        w = self.w
+        idle = not (self.receiving or self.busy or self.queue or self.closed or self.writing_paused
+                    or self.last or self.refused is not None or w.epoch is None)
+        if idle and w.raw:
+            # The same bytes as a request seen before, whole in one read, from a request boundary: the
+            # same request (the parser would leave the same state), answered without parsing it.
+            found = w.raw.get(data)
+            if found is not None:
+                hit = w.replays.get(found[0])
+                if hit is not None and hit[0] == w.epoch():  # type: ignore[misc]
+                    self.since = None
+                    self._replay(hit, found[1])
+                    self._next()
+                    return
         if self.in_head:
             self.head_bytes += len(data)
+        self._whole_read, self._begun, self._answered = idle, 0, None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -356,6 +432,9 @@ class Connection(asyncio.Protocol):
             self.refused = (431, f"The request line and headers are longer than {MAX_HEAD} bytes.\n")
         if self.refused is not None and not self.busy:
             self.refuse(*self.refused)
+        elif (self._whole_read and self._begun == 1 and self._answered is not None and not self.receiving
+              and not self.last and self.refused is None):
+            w.remember(data, *self._answered)
 
     def eof_received(self) -> bool | None:
         self.eof = True
@@ -368,6 +447,7 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks --------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self._begun += 1
         self.url, self.headers, self.body, self.body_size = b"", [], [], 0
         self.since, self.receiving = time.monotonic(), True  # KEEP_ALIVE for the head, from its first byte
         self.since = self.since or time.monotonic()
@@ -390,6 +470,7 @@ class Connection(asyncio.Protocol):
                     self.refused = (413, f"The request body is larger than {self.w.max_body} bytes.\n")
             elif len(name) == 6 and name.lower() == b"expect":
                 expect = value.lower() == b"100-continue"
+                self._whole_read = False  # answered with a 100 first: never without parsing
             elif len(name) == 7 and name.lower() == b"upgrade":
                 self.last = True  # not offered: answered as HTTP/1.1, then closed (the parser stops there)
         if size > MAX_HEAD or self.head_bytes > MAX_HEAD + _READ:
@@ -431,6 +512,7 @@ class Connection(asyncio.Protocol):
             try:
                 key = self.w.replay_key(request)
                 if key is not None:
+                    self._answered = (key, request)
                     hit = self.w.replays.get(key)
                     if hit is not None and hit[0] == self.w.epoch():  # type: ignore[misc]
                         self._replay(hit, request)
@@ -499,10 +581,23 @@ class Connection(asyncio.Protocol):
     def _replay(self, hit: tuple, request: tuple) -> None:
         """Answer as the app answered the same request before (same data, same headers)."""
         began = time.monotonic()
-        _, started, body, logged = hit
-        self._send(started, body, request)
-        if self.w.record is not None:
-            self.w.record((self.remote[0], *logged[:4]), logged[4], logged[5], began)
+        _, started, body, logged, whole = hit
+        if (whole is not None and request[5] and request[2] == "1.1" and not self.last and not self.w.stopping
+                and not self.out and not self.closed and self.transport is not None):
+            self._keep = True  # what _head decides for this request
+            if whole[2] is None:  # a file: the head, held for the file's first bytes, then the file
+                self.out.append(b"".join((whole[0], self.w.clock.date(), whole[1])))
+                self._no_body = False
+                self._flush_more()
+                self.busy = True
+                self._sending = (body, 0, request)
+                self._send_file()
+            else:
+                self.transport.write(b"".join((whole[0], self.w.clock.date(), whole[1], whole[2])))
+        else:
+            self._send(started, body, request)
+        if logged is not None:
+            self.w.replay_log.replayed(self.remote[0], logged, began)  # type: ignore[union-attr]
 
     def _answer_here(self, environ: dict[str, Any], request: tuple, key: tuple | None = None) -> None:
         """A prepared answer: the app returns it at once, and the loop writes it."""
@@ -606,8 +701,10 @@ class Connection(asyncio.Protocol):
                     return
                 sent = 0
                 if not transport.get_write_buffer_size():
-                    with contextlib.suppress(BlockingIOError):
+                    try:  # not contextlib.suppress: this runs for every file sent
                         sent = os.sendfile(self.fd, body.fd, offset, body.size - offset)
+                    except BlockingIOError:
+                        pass
                 if not sent:  # the socket is full, or the transport holds bytes still: they go first
                     sent = len(data := os.pread(body.fd, min(body.block, body.size - offset), offset))
                     if not sent:
@@ -834,15 +931,15 @@ def listener(host: str, port: int) -> socket.socket:
 
 def run_worker(app: _App, *, host: str, port: int, threads: int,
                ready: Callable[[dict[str, Any]], bool] | None = None, epoch: Callable[[], int] | None = None,
-               record: Callable[..., None] | None = None, sock: socket.socket | None = None,
+               replay_log: ReplayLog | None = None, sock: socket.socket | None = None,
                max_body: int = MAX_BODY) -> None:
     """Serve in this process until SIGINT or SIGTERM, then finish the requests begun and return."""
     import uvloop
 
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
-    worker = Worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record,
-                    max_body=max_body)
+    worker = Worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch,
+                    replay_log=replay_log, max_body=max_body)
     worker.loop = loop
     sock = sock or listener(host, port)
     server = loop.run_until_complete(loop.create_server(lambda: Connection(worker), sock=sock,
@@ -984,7 +1081,7 @@ def _alive(pid: int) -> bool:
 
 def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int,
                   ready: Callable[[dict[str, Any]], bool] | None = None,
-                  epoch: Callable[[], int] | None = None, record: Callable[..., None] | None = None,
+                  epoch: Callable[[], int] | None = None, replay_log: ReplayLog | None = None,
                   in_worker: Callable[[], None] | None = None, finished: Callable[[], None] | None = None,
                   started: Callable[[], None] | None = None, max_body: int = MAX_BODY) -> None:
     """Serve ``app`` on ``host:port`` with ``workers`` processes until SIGINT or SIGTERM.
@@ -997,8 +1094,8 @@ def serve_forever(app: _App, *, host: str, port: int, workers: int, threads: int
         if in_worker is not None:
             in_worker()
         try:
-            run_worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch, record=record,
-                       max_body=max_body)
+            run_worker(app, host=host, port=port, threads=threads, ready=ready, epoch=epoch,
+                       replay_log=replay_log, max_body=max_body)
         finally:
             if finished is not None:
                 finished()

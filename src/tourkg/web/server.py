@@ -105,8 +105,8 @@ def _serve(settings: Settings, switch: Switch, reloader: Reloader, pub: Publishe
     try:
         serve_forever(served, host=settings.host, port=settings.port, workers=settings.web_workers,
                       threads=settings.web_threads, ready=switch.ready, epoch=switch.epoch,
-                      record=getattr(served, "record", None), in_worker=switch.in_worker,
-                      finished=finished, started=started,
+                      replay_log=served if isinstance(served, AccessLog) else None,
+                      in_worker=switch.in_worker, finished=finished, started=started,
                       max_body=2 * switch.app.config["MAX_CONTENT_LENGTH"])  # past the app's own 413
     finally:
         reloader.close()
