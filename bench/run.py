@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -160,6 +161,17 @@ def signal_tree(server: Server, signum: int) -> None:
             os.kill(member, signum)
 
 
+#: Every process this run starts: stopped on the way out, even when the run fails (a crash used to leave
+#: tourkg, Oxigraph and rdflib-endpoint running).
+_LAUNCHED: list[subprocess.Popen] = []
+
+
+def launch(*args: Any, **kwargs: Any) -> subprocess.Popen:
+    proc = subprocess.Popen(*args, **kwargs)
+    _LAUNCHED.append(proc)
+    return proc
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         for member in tree(proc.pid):  # one stopped by resumed() would not see the SIGTERM
@@ -207,7 +219,7 @@ def start_tourkg(data: Path, cache: Path, label: str, *extra: str) -> Server:
     port = free_port()
     started = time.monotonic()
     log = (cache.parent / f"{cache.name}.log").open("a")
-    proc = subprocess.Popen([str(BIN / "tourkg"), "serve", "--port", str(port), "--data", str(data),
+    proc = launch([str(BIN / "tourkg"), "serve", "--port", str(port), "--data", str(data),
                              "--cache-dir", str(cache), *extra], stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: requests.get(url + "/robots.txt", timeout=5).status_code == 200, 600)
@@ -249,7 +261,7 @@ def swapped_in(cache: Path, timeout: float = 300) -> float:
 def start_oxigraph(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()
-    proc = subprocess.Popen([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}"],
+    proc = launch([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: requests.get(url + "/query", params={"query": "ASK {}"}, timeout=5).ok, 60)
@@ -264,7 +276,7 @@ def start_rdflib_endpoint(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()
     command = [str(BIN / "rdflib-endpoint"), "serve", "--host", "127.0.0.1", "--port", str(port), str(data)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = launch(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     # The command serves its endpoint at the root path.
     wait_for(lambda: requests.get(url + "/", params={"query": "ASK {}"}, timeout=5).ok, 900, 0.2)
@@ -296,7 +308,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; gzip_static on;
   types {{ }} default_type application/octet-stream;
   server {{ listen 127.0.0.1:{port}; root {root}/www; }} {proxy} }}
 """)
-    proc = subprocess.Popen(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = launch(["nginx", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: requests.get(url + "/", timeout=5).status_code in (403, 404, 200), 20)
@@ -682,7 +694,7 @@ def tour_ready(work: Path, runs: int = 9) -> dict[str, float]:
         port = free_port()
         started = time.monotonic()
         command = [str(BIN / "tourkg"), "serve", "--port", str(port), "--cache-dir", str(cache)]
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = launch(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(lambda: requests.get(url + "/", timeout=5).status_code == 200, 60, 0.005)
@@ -804,11 +816,15 @@ def main() -> None:
         if not shutil.which(tool):
             sys.exit(f"bench needs {tool} (Debian: apt-get install {tool})")
     args.work.mkdir(parents=True, exist_ok=True)
-    # The tour first, before this run loads the machine: measured last, right after the million
-    # triples, its first starts took 1.38 s (median of 9) where paired runs minutes later took 0.84 s.
-    tour = {} if args.no_tour else tour_ready(args.work)
-    reports = [Bench(size, args.work, args.seconds, args.connections).measure(not args.no_rdflib_endpoint)
-               for size in args.sizes]
+    try:
+        # The tour first, before this run loads the machine: measured last, right after the million
+        # triples, its first starts took 1.38 s (median of 9) where paired runs minutes later took 0.84 s.
+        tour = {} if args.no_tour else tour_ready(args.work)
+        reports = [Bench(size, args.work, args.seconds, args.connections).measure(not args.no_rdflib_endpoint)
+                   for size in args.sizes]
+    finally:
+        for proc in reversed(_LAUNCHED):
+            stop(proc)
     text = markdown(reports, args.seconds, args.connections, tour)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)

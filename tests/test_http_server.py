@@ -673,6 +673,7 @@ class _Transport:
 
     def __init__(self) -> None:
         self.written: list[bytes] = []
+        self.closed = False
 
     def write(self, data: bytes) -> None:
         self.written.append(data)
@@ -687,17 +688,20 @@ class _Transport:
         return 0
 
     def close(self) -> None:
+        self.closed = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
         pass
 
 
-def test_the_requests_kept_by_their_bytes_are_bounded(monkeypatch):
-    """Many different requests, each seen twice: the requests kept by their bytes stay within the
-    replays' bounds (their number, and their bytes counted with the answers'), and each answer is its
-    own request's."""
-    monkeypatch.setattr(httpd, "_REPLAYS", 50)
-    monkeypatch.setattr(httpd, "_REPLAY_BYTES", 20_000)
-
+def _worker(calls: list[str] | None = None) -> tuple[httpd.Worker, httpd.Connection, _Transport]:
+    """A worker whose app answers its path, replayable, and one connection to it."""
     def app(environ, start_response):
+        if calls is not None:
+            calls.append(environ["PATH_INFO"])
         body = environ["PATH_INFO"].encode()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         environ["tourkg.replayable"] = 1
@@ -708,11 +712,51 @@ def test_the_requests_kept_by_their_bytes_are_bounded(monkeypatch):
     connection = httpd.Connection(worker)
     transport = _Transport()
     connection.connection_made(transport)
+    return worker, connection, transport
+
+
+def test_the_requests_kept_by_their_bytes_are_bounded(monkeypatch):
+    """Many different requests, each seen twice: the answers kept and the requests kept by their bytes
+    stay within their bounds, and each answer is its own request's."""
+    monkeypatch.setattr(httpd, "_REPLAYS", 50)
+    monkeypatch.setattr(httpd, "_REPLAY_BYTES", 20_000)
+    monkeypatch.setattr(httpd, "_RAW_BYTES", 10_000)
+    worker, connection, transport = _worker()
     for number in range(400):
         request = f"GET /{number}/{'x' * 200} HTTP/1.1\r\nHost: a\r\n\r\n".encode()
         for _ in range(2):
             connection.data_received(request)
             assert transport.written[-1].endswith(f"/{number}/{'x' * 200}".encode())
         assert len(worker.raw) <= 50 and len(worker.replays) <= 50
-        assert worker.replay_bytes + worker.raw_bytes <= 20_000
+        assert worker.replay_bytes <= 20_000 and worker.raw_bytes <= 10_000
     assert worker.raw  # and some are kept
+
+
+def test_requests_whose_bytes_never_repeat_do_not_push_the_answers_out(monkeypatch):
+    """A browser's requests differ in bytes the answer does not depend on (User-Agent, cookies): each
+    is kept by its bytes, never asked again; the answer they share stays, asked of the app once."""
+    monkeypatch.setattr(httpd, "_REPLAY_BYTES", 20_000)
+    monkeypatch.setattr(httpd, "_RAW_BYTES", 10_000)
+    calls: list[str] = []
+    worker, connection, transport = _worker(calls)
+    for number in range(1000):
+        connection.data_received(f"GET /page HTTP/1.1\r\nHost: a\r\nUser-Agent: browser {number}\r\n"
+                                 f"Cookie: session={'c' * 300}{number}\r\n\r\n".encode())
+        assert transport.written[-1].endswith(b"/page")
+        assert worker.raw_bytes <= 10_000
+    assert calls == ["/page"]
+
+
+def test_a_request_after_a_stray_line_end_leaves_no_request_begun():
+    """An empty line before a request is allowed (RFC 9112 §2.2); a request then answered from its bytes
+    leaves the connection as parsing it would: idle, closed quietly at the end of keep-alive, not
+    refused with 408 as a request begun and never finished."""
+    worker, connection, transport = _worker()
+    request = b"GET /page HTTP/1.1\r\nHost: a\r\n\r\n"
+    for _ in range(2):
+        connection.data_received(request)
+    connection.data_received(b"\r\n")
+    connection.data_received(request)  # answered from its bytes
+    assert len(transport.written) == 3 and transport.written[-1].endswith(b"/page")
+    connection.timed_out()
+    assert transport.closed and not any(b" 408 " in data for data in transport.written)

@@ -88,6 +88,10 @@ _IGNORED = frozenset({b"user-agent", b"connection", b"keep-alive", b"referer", b
 _REPLAYS = 8192
 _REPLAY_BYTES = 32 << 20
 _REPLAY_KEY = 8192
+#: Most bytes of the requests kept by their bytes (see :meth:`Worker.remember`), and what one more
+#: Python object is counted (a header of a key, a tuple).
+_RAW_BYTES = 8 << 20
+_OBJECT = 64
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _StartResponse = Callable[..., Any]
 
@@ -158,7 +162,7 @@ class Worker:
         self.replays: dict[tuple, tuple] = {}
         #: The bytes of requests seen whole in one read, with their replay key and parsed form: the same
         #: bytes again (a client repeating a request) are answered without parsing them.
-        self.raw: dict[bytes, tuple[tuple, tuple]] = {}
+        self.raw: dict[bytes, tuple[tuple, tuple]] = {}  # the bytes -> (the replay, the request)
         self.replay_bytes, self.raw_bytes, self.replay_epoch = 0, 0, -1
         self._significant: dict[bytes, bytes | None] = {}
         self.host, self.port = host, str(port)
@@ -210,19 +214,22 @@ class Worker:
     def keep_replay(self, key: tuple, epoch: int, started: list[Any], body: Any,
                     environ: dict[str, Any]) -> None:
         """Keep an answer to replay. Bounded: at most :data:`_REPLAYS` answers and
-        :data:`_REPLAY_BYTES` bytes of bodies, keys of at most :data:`_REPLAY_KEY` bytes (a request
-        with long odd headers is answered, not kept); a new data generation empties it, which also
-        lets the old generation's files close."""
+        :data:`_REPLAY_BYTES` bytes of bodies and keys (each part of a key counted :data:`_OBJECT` bytes
+        more), keys of at most :data:`_REPLAY_KEY` bytes (a request with long odd headers is answered,
+        not kept); a new data generation empties it, which also lets the old generation's files
+        close."""
         if epoch != self.replay_epoch:
             self.forget()
             self.replay_epoch = epoch
         length = sum(len(part) for part in key)
         if length > _REPLAY_KEY:
             return
-        size = length + (sum(len(chunk) for chunk in body) if isinstance(body, list) else 0)
+        size = length + _OBJECT * len(key)
+        if isinstance(body, list):
+            size += sum(len(chunk) for chunk in body)
         if size > _REPLAY_BYTES:
             return
-        if len(self.replays) >= _REPLAYS or self.replay_bytes + self.raw_bytes + size > _REPLAY_BYTES:
+        if len(self.replays) >= _REPLAYS or self.replay_bytes + size > _REPLAY_BYTES:
             self.forget()
         status, headers = started[0], started[1]
         length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
@@ -260,17 +267,20 @@ class Worker:
         self.replay_bytes = self.raw_bytes = 0
 
     def remember(self, data: bytes, key: tuple, request: tuple) -> None:
-        """``data`` is the whole of ``request``, whose answer is replayed under ``key``. Counted in the
-        bounds of the replays (twice: the bytes, and the request parsed)."""
-        size = 2 * len(data)
-        if key not in self.replays or len(data) > _REPLAY_KEY or data in self.raw:
+        """``data`` is the whole of ``request``, whose answer is replayed under ``key``. Kept with the
+        answer itself and what the answer's framing reads of the request (not its headers). Bounded on
+        its own (:data:`_RAW_BYTES`), so that requests whose bytes never repeat (a browser's, with its
+        cookies) never push the answers out: past it, it starts again with none."""
+        entry = self.replays.get(key)
+        if entry is None or len(data) > _REPLAY_KEY or data in self.raw:
             return
-        if len(self.raw) >= _REPLAYS or self.replay_bytes + self.raw_bytes + size > _REPLAY_BYTES:
+        method, url, version, _, _, keep_alive = request
+        size = len(data) + len(url) + 8 * _OBJECT
+        if len(self.raw) >= _REPLAYS or self.raw_bytes + size > _RAW_BYTES:
             self.raw.clear()
             self.raw_bytes = 0
-        if self.replay_bytes + size <= _REPLAY_BYTES:
-            self.raw[data] = (key, request)
-            self.raw_bytes += size
+        self.raw[data] = (entry, (method, url, version, (), b"", keep_alive))
+        self.raw_bytes += size
 
     def replay_key(self, request: tuple) -> tuple | None:
         """What identifies a request's answer: method, target, protocol and every header but those that
@@ -403,17 +413,21 @@ class Connection(asyncio.Protocol):
         w = self.w
         idle = not (self.receiving or self.busy or self.queue or self.closed or self.writing_paused
                     or self.last or self.refused is not None or w.epoch is None)
-        if idle and w.raw:
+        if idle and w.raw and len(data) <= _REPLAY_KEY:
             # The same bytes as a request seen before, whole in one read, from a request boundary: the
             # same request (the parser would leave the same state), answered without parsing it.
             found = w.raw.get(data)
-            if found is not None:
-                hit = w.replays.get(found[0])
-                if hit is not None and hit[0] == w.epoch():  # type: ignore[misc]
-                    self.since = None
-                    self._replay(hit, found[1])
-                    self._next()
+            if found is not None and found[0][0] == w.epoch():  # type: ignore[misc]
+                self.since, self.head_bytes = None, 0  # as once the parser has read a request's head
+                try:
+                    self._replay(*found)
+                except Exception:  # noqa: BLE001 - as in _next: logged, the connection closed
+                    log.exception("error answering %r", found[1][1][:200])
+                    self.busy = False
+                    self._close()
                     return
+                self._next()
+                return
         if self.in_head:
             self.head_bytes += len(data)
         self._whole_read, self._begun, self._answered = idle, 0, None
