@@ -220,7 +220,7 @@ def start_tourkg(data: Path, cache: Path, label: str, *extra: str) -> Server:
     started = time.monotonic()
     log = (cache.parent / f"{cache.name}.log").open("a")
     proc = launch([str(BIN / "tourkg"), "serve", "--port", str(port), "--data", str(data),
-                             "--cache-dir", str(cache), *extra], stdout=subprocess.DEVNULL, stderr=log)
+                   "--cache-dir", str(cache), *extra], stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: requests.get(url + "/robots.txt", timeout=5).status_code == 200, 600)
     for path, headers in tourkg_probes(url):
@@ -262,7 +262,7 @@ def start_oxigraph(data: Path) -> Server:
     port = free_port()
     started = time.monotonic()
     proc = launch([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: requests.get(url + "/query", params={"query": "ASK {}"}, timeout=5).ok, 60)
     with data.open("rb") as body:
