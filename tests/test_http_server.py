@@ -760,3 +760,40 @@ def test_a_request_after_a_stray_line_end_leaves_no_request_begun():
     assert len(transport.written) == 3 and transport.written[-1].endswith(b"/page")
     connection.timed_out()
     assert transport.closed and not any(b" 408 " in data for data in transport.written)
+
+
+def test_a_revalidation_is_replayed_like_any_prepared_answer():
+    """A 304 to a revalidation (the ETag echoed back) is a prepared answer like the 200 it stands for:
+    asked of the app once, then answered from the request's bytes, each time logged."""
+    from tourkg.web.accesslog import AccessLog
+    from tourkg.web.fastpath import CACHEABLE, REPLAYABLE, FastPath
+
+    def inner(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5"), ("ETag", '"v1"'),
+                                  (CACHEABLE, "1")])
+        return [b"hello"]
+
+    fast, calls = FastPath(inner), []
+
+    def app(environ, start_response):
+        calls.append(environ.get("HTTP_IF_NONE_MATCH"))
+        body = fast(environ, start_response)
+        if environ.get(REPLAYABLE):
+            environ[REPLAYABLE] = 1  # the data generation, as the server's Switch says
+        return body
+
+    with open(os.devnull, "wb") as null:
+        log = AccessLog(app, null.fileno(), flush=None)
+        # every request answered in the loop's thread (this test runs no loop): the first fills
+        worker = httpd.Worker(log, host="127.0.0.1", port=80, threads=1,
+                              ready=lambda environ: fast.ready(environ) or True, epoch=lambda: 1, replay_log=log)
+        connection = httpd.Connection(worker)
+        transport = _Transport()
+        connection.connection_made(transport)
+        connection.data_received(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert transport.written[-1].endswith(b"hello")
+        for _ in range(3):
+            connection.data_received(b'GET /a HTTP/1.1\r\nHost: a\r\nIf-None-Match: "v1"\r\n\r\n')
+            assert transport.written[-1].startswith(b"HTTP/1.1 304 ")
+            assert transport.written[-1].endswith(b"\r\n\r\n")  # and no body
+    assert calls == [None, '"v1"']

@@ -49,6 +49,8 @@ _MOST_WAITING = 10_000
 #: This process's id, kept up to date across forks (``os.getpid`` is a system call).
 _process = [os.getpid()]
 os.register_at_fork(after_in_child=lambda: _process.__setitem__(0, os.getpid()))
+#: Statuses whose answers have no body (RFC 9110 §6.4.1).
+_NO_BODY = ("204", "304")
 #: The seconds written for a request answered in less than 10 ms, in 0.1 ms steps.
 _TICKS = tuple(f"{tick / 10_000:.4f}" for tick in range(100))
 _UNSAFE = re.compile(r'[^\x21\x23-\x5b\x5d-\x7e]')  # printable ASCII but for '"' and '\'; no space
@@ -95,6 +97,8 @@ class AccessLog:
             length = environ.pop(CONTENT_LENGTH, None)  # a prepared answer's, known beforehand
             if length is None:
                 length = next((v for k, v in headers if len(k) == 14 and k.lower() == "content-length"), None)
+            if length is None and status[:3] in _NO_BODY:
+                length = "0"  # known: no body follows (the body is then passed on as is, replayable)
             seen[1] = length
             return start_response(status, headers, exc_info)
 
