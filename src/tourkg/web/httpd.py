@@ -160,9 +160,10 @@ class Worker:
         self.app, self.ready = app, ready or (lambda environ: False)
         self.epoch, self.replay_log, self.max_body = epoch, replay_log, max_body
         self.replays: dict[tuple, tuple] = {}
-        #: The bytes of requests seen whole in one read, with their replay key and parsed form: the same
-        #: bytes again (a client repeating a request) are answered without parsing them.
-        self.raw: dict[bytes, tuple[tuple, tuple]] = {}  # the bytes -> (the replay, the request)
+        #: The bytes of requests seen whole in one read -> (the answer replayed, what its framing reads of
+        #: the request): the same bytes again (a client repeating a request) are answered without
+        #: parsing them (:meth:`remember`).
+        self.raw: dict[bytes, tuple[tuple, tuple]] = {}
         self.replay_bytes, self.raw_bytes, self.replay_epoch = 0, 0, -1
         self._significant: dict[bytes, bytes | None] = {}
         self.host, self.port = host, str(port)
