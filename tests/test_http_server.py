@@ -786,7 +786,8 @@ def test_a_revalidation_is_replayed_like_any_prepared_answer():
         log = AccessLog(app, null.fileno(), flush=None)
         # every request answered in the loop's thread (this test runs no loop): the first fills
         worker = httpd.Worker(log, host="127.0.0.1", port=80, threads=1,
-                              ready=lambda environ: fast.ready(environ) or True, epoch=lambda: 1, replay_log=log)
+                              ready=lambda environ: fast.ready(environ) or True, epoch=lambda: 1,
+                              replay_log=log)
         connection = httpd.Connection(worker)
         transport = _Transport()
         connection.connection_made(transport)
