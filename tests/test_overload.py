@@ -170,10 +170,9 @@ def _nice_values(pid: int) -> list[int]:
 
 
 def test_queries_run_below_the_look_ups_in_priority(tmp_path):
-    """User queries run on the threads of the engine's query connections, at a lower priority (a higher
-    nice value) than the threads that answer the look-ups of pages, so that a flood of queries leaves
-    pages fast; the answers are the same. A web worker keeps its query connections apart from its
-    look-up connections, so a look-up never lands on a lowered thread."""
+    """User queries run on the engine's query threads, at a lower priority (a higher nice value) than
+    the connection threads that answer the look-ups of pages, so that a flood of queries leaves pages
+    fast; the answers are the same."""
     from tourkg.config import build_settings
     from tourkg.dataset import PendingDataset
     from tourkg.engines.process import QUERY_NICE
@@ -190,13 +189,8 @@ def test_queries_run_below_the_look_ups_in_priority(tmp_path):
         answers = [dataset.store.query("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }", formats=formats).body
                    for _ in range(3)]
         assert len(set(answers)) == 1 and b'"n"' in answers[0]
-        assert _nice_values(pid).count(queries) == 1, _nice_values(pid)  # one connection, used in turn
+        niced = _nice_values(pid).count(queries)
+        assert 1 <= niced <= 2, _nice_values(pid)  # at most one thread per query slot
         assert _nice_values(pid).count(base) >= 2  # the main and connection threads keep theirs
-        store = dataset.store
-        assert len(store._idle[True]) == 1 and not store._idle[False]
-        assert store.ask_exists("http://example.org/nothing") is False  # a look-up: its own connection
-        assert len(store._idle[True]) == 1 and len(store._idle[False]) == 1
-        assert store._idle[True][0] is not store._idle[False][0]
-        assert _nice_values(pid).count(queries) == 1, _nice_values(pid)
     finally:
         dataset.close()

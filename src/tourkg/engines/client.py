@@ -182,9 +182,7 @@ class EngineStore:
         self.query_timeout, self.max_rows = query_timeout, max_rows
         self._graphs = tuple(meta.get("graphs", ()))
         self._stats: Stats | None = None
-        #: Kept connections: ``False``, for look-ups; ``True``, for user queries, whose threads in the engine
-        #: run them at a lower priority (see ``process.QUERY_NICE``).
-        self._idle: dict[bool, list[Connection]] = {False: [], True: []}
+        self._idle: list[Connection] = []
         self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in ("select", "exists", "describe",
                                                                         "labels")}
         self._pid = os.getpid()
@@ -195,14 +193,13 @@ class EngineStore:
         os.register_at_fork(after_in_child=_forked(weakref.ref(self)))
 
     # -- connections ---------------------------------------------------------------------------------
-    def _checkout(self, deadline: float, queries: bool = False) -> Connection:
+    def _checkout(self, deadline: float) -> Connection:
         """A kept connection that is still open, else a new one (waiting for the engine until
         ``deadline``). A kept connection with something to read is one the engine closed (it stopped):
         the engine never speaks unasked."""
         while True:
             with self._lock:  # a forked child has a pool of its own (see _forked)
-                idle = self._idle[queries]
-                conn = idle.pop() if idle else None
+                conn = self._idle.pop() if self._idle else None
             if conn is None:
                 break
             try:
@@ -223,27 +220,23 @@ class EngineStore:
 
     def _drop_idle(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, {False: [], True: []}
-        for conn in (*idle[False], *idle[True]):
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
 
-    def _checkin(self, conn: Connection, queries: bool) -> None:
+    def _checkin(self, conn: Connection) -> None:
         with self._lock:
-            idle = self._idle[queries]
-            if self._pid == os.getpid() and len(idle) < 64:
-                idle.append(conn)
+            if self._pid == os.getpid() and len(self._idle) < 64:
+                self._idle.append(conn)
                 return
         conn.close()
 
     def _call(self, op: str, *args: Any, wait: float = LOOKUP_WAIT, retry: bool = True) -> Any:
         """Send one request; retried on a new engine if this one stops before answering (unless not
-        ``retry``: then :class:`_Cut` says so, and the caller decides). A user query goes over a
-        connection kept for queries, whose thread in the engine runs it (no hand-over to another thread)
-        at the queries' priority; look-ups keep connections of their own."""
+        ``retry``: then :class:`_Cut` says so, and the caller decides)."""
         deadline = time.monotonic() + wait
-        queries = op == "query"
         while True:
-            conn = self._checkout(deadline, queries)
+            conn = self._checkout(deadline)
             try:
                 conn.send((op, args))
                 if not conn.poll(max(0.0, deadline - time.monotonic()) + GRACE):
@@ -259,7 +252,7 @@ class EngineStore:
                     raise EngineUnavailable("The query engine stopped while answering and did not come back "
                                             "in time; try again in a few seconds.") from None
                 continue
-            self._checkin(conn, queries)
+            self._checkin(conn)
             if answer[0] == "ok":
                 return answer[1]
             kind, message = answer[1], answer[2]
@@ -388,14 +381,17 @@ class EngineStore:
 
     def close(self) -> None:
         """Close this process's connections."""
-        self._drop_idle()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def _forked(ref: weakref.ref[EngineStore]) -> Callable[[], None]:
     def reset() -> None:
         store = ref()
         if store is not None:
-            store._lock, store._idle, store._pid = threading.Lock(), {False: [], True: []}, os.getpid()
+            store._lock, store._idle, store._pid = threading.Lock(), [], os.getpid()
     return reset
 
 

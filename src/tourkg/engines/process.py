@@ -2,11 +2,9 @@
 
 ``python -m tourkg.engines.process`` reads its plan (JSON, one line on stdin), loads or opens the
 prepared dataset, says ``ready`` on stdout and answers requests on a Unix socket, one thread per
-connection. The web workers keep connections for user queries apart from those for look-ups: the thread
-of a query connection runs its queries itself, below the look-ups' threads in priority
-(:data:`QUERY_NICE`), so that a flood of queries does not slow the look-ups of pages, and at most as many
-at once as there are query slots (``admission``). Oxigraph releases the GIL while it evaluates, so
-concurrent queries use every core on one copy of the data.
+connection; user queries run on threads of their own, one per query slot, below the connection threads
+in priority (:data:`QUERY_NICE`), so that a flood of queries does not slow the look-ups of pages. Oxigraph
+releases the GIL while it evaluates, so concurrent queries use every core on one copy of the data.
 
 Why a process of its own: no pyoxigraph query can be interrupted from another thread, so the time limit
 needs a process that can be killed. A watchdog thread stops this process the moment a user query
@@ -51,8 +49,8 @@ MARKER = "tourkg-dataset.json"
 _WATCHDOG_TICK = 0.02
 #: Paginated lists whose sorted values the engine keeps (see ``lookups.neighbours``).
 LISTS_KEPT = 8
-#: How much higher the nice value of the threads that run user queries (the query connections') is than
-#: the process's. The look-up connections' threads, which answer for pages and data, keep the process's, and the
+#: How much higher the nice value of the threads that run user queries is than the process's. The
+#: connection threads, which answer the look-ups of pages and data, keep the process's, and the
 #: background preparation runs 10 higher. Why: a query is CPU-bound and a look-up takes milliseconds;
 #: at equal priority a flood of queries slowed every page that needs the engine. Measured on 100k
 #: triples, 2 cores, 8 connections of ``COUNT(*)``, 60 never-rendered pages one after the other:
@@ -101,6 +99,9 @@ class Engine:
         limits = plan.get("admission") or {}
         self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
                                    limits.get("max_wait", 3.0), limits.get("per_client", 0))
+        #: The threads user queries run on (one per slot), below the look-ups in priority: see QUERY_NICE.
+        self.query_threads = ThreadPoolExecutor(self.admission.slots, "tourkg-query",
+                                                initializer=_lower_priority, initargs=(QUERY_NICE,))
 
     # -- start ----------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -307,14 +308,8 @@ class Engine:
         raise ValueError(f"unknown operation {op!r}")
 
     def _query(self, store: ox.Store, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
-        """Admit the query (or refuse it at once), then run it under the watchdog in this thread (a query
-        connection's: see :func:`_serve_connection`); the time waiting for a slot does not count against
-        its time limit.
-
-        Why not on a pool of query threads, as before: handing each query to another thread and its
-        answer back cost the engine about 1 ms of CPU per query under load (thread wake-ups and
-        preemptions on cores the queries fill). Measured on 100k triples, 8 connections of ``COUNT(*)``,
-        paired runs: 22.2 against 21.1 ms of engine CPU per query, 82.6 against 85.5 answers/s."""
+        """Admit the query (or refuse it at once), then run it under the watchdog on a query thread; the
+        time waiting for a slot does not count against its time limit."""
         client = request.get("client")
         try:
             admitted = self.admission.enter(client)
@@ -325,7 +320,8 @@ class Engine:
             token = self._tokens
             self.running[token] = time.monotonic() + timeout
         try:
-            return results.execute(self.store, request, not self.merged)
+            return self.query_threads.submit(results.execute, self.store, request,
+                                             not self.merged).result()
         finally:
             with self._lock:
                 self.running.pop(token, None)
@@ -479,19 +475,12 @@ def _finished(folder: Path, key: str) -> bool:
 
 
 def _serve_connection(engine: Engine, conn: Connection) -> None:
-    """Answer the requests of one connection, in order. The first user query makes it a query
-    connection: its thread lowers its priority for good (a thread may not raise it back), which is why
-    the web workers send look-ups over other connections."""
-    niced = False
     with conn:
         while True:
             try:
                 op, args = conn.recv()
             except (EOFError, OSError):
                 return
-            if op == "query" and not niced:
-                _lower_priority(QUERY_NICE)
-                niced = True
             try:
                 answer: tuple = ("ok", engine.handle(op, args))
             except LoadError as exc:
