@@ -194,3 +194,94 @@ def test_queries_run_below_the_look_ups_in_priority(tmp_path):
         assert _nice_values(pid).count(base) >= 2  # the main and connection threads keep theirs
     finally:
         dataset.close()
+
+
+def test_admission_admit_counts_without_blocking_and_refuses_the_same_way():
+    admission = Admission(slots=1, queue=1, max_wait=5.0)
+    admission.admit()  # a slot is free: it waits for nothing
+    started = admission.start()
+    admission.admit()  # behind the running one: queued
+    assert admission.state()["running"] == 1 and admission.state()["waiting"] == 1
+    with pytest.raises(Refused) as refused:
+        admission.admit()  # the queue (one) is full
+    assert refused.value.kind == "busy"
+    gone = admission.withdraw(None)  # the queued one waited too long
+    assert isinstance(gone, Refused) and gone.kind == "busy" and "query_slots" in gone.message
+    admission.leave(None, started)
+    assert admission.state()["running"] == 0 and admission.state()["waiting"] == 0
+
+
+def _runner(slots, run, queue=4, max_wait=5.0):
+    from tourkg.engines.runner import QueryRunner
+
+    return QueryRunner(Admission(slots=slots, queue=queue, max_wait=max_wait), run)
+
+
+def test_query_threads_answer_each_query_on_its_own_connection_at_most_slots_at_once():
+    from multiprocessing import Pipe
+
+    from tourkg.engines.runner import Peer
+
+    running, most, lock = [0], [0], threading.Lock()
+
+    def run(request):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return ("ok", request["n"], None)
+
+    runner = _runner(2, run, queue=8)
+    ends = [Pipe() for _ in range(6)]
+    for n, (_, theirs) in enumerate(ends):
+        runner.submit(Peer(theirs), {"n": n}, 10.0)
+    assert all(mine.poll(10) for mine, _ in ends)
+    answers = [mine.recv() for mine, _ in ends]
+    assert answers == [("ok", ("ok", n, None)) for n in range(6)]
+    assert most[0] == 2  # two slots: never more at once, and both used
+    assert sum(t.name == "tourkg-query" for t in threading.enumerate()) >= 2
+
+
+def test_a_query_waiting_past_max_wait_is_refused_by_expire_and_the_slot_is_not_taken():
+    from multiprocessing import Pipe
+
+    from tourkg.engines.runner import Peer
+
+    release = threading.Event()
+    runner = _runner(1, lambda r: release.wait(10) and ("ok", r["n"], None), max_wait=0.2)
+    first, second = Pipe(), Pipe()
+    runner.submit(Peer(first[1]), {"n": 1}, 10.0)
+    time.sleep(0.05)
+    runner.submit(Peer(second[1]), {"n": 2}, 10.0)
+    runner.expire(time.monotonic() + 1.0)  # as the watchdog's tick does, past its wait
+    assert second[0].poll(5)
+    status, (kind, retry_after, _), _ = second[0].recv()[1]
+    assert (status, kind) == ("refused", "busy") and retry_after >= 1
+    release.set()
+    assert first[0].recv() == ("ok", ("ok", 1, None))
+    assert runner.admission.state()["running"] == 0 and runner.admission.state()["waiting"] == 0
+
+
+def test_a_connection_whose_client_hung_up_is_closed_by_the_query_thread_after_its_query():
+    """Closed while its query runs, the connection would let the next connection reuse the descriptor's
+    number and receive this query's answer: the query thread closes it, after the query."""
+    from multiprocessing import Pipe
+
+    from tourkg.engines.runner import Peer
+
+    release = threading.Event()
+    runner = _runner(1, lambda r: release.wait(10) and ("ok", 1, None))
+    mine, theirs = Pipe()
+    peer = Peer(theirs)
+    runner.submit(peer, {"n": 1}, 10.0)
+    peer.hang_up()  # the connection thread read the end of the connection
+    assert not theirs.closed  # the query still runs: not closed under it
+    release.set()
+    deadline = time.monotonic() + 5
+    while not theirs.closed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert theirs.closed  # closed by the query thread, with nothing sent
+    with pytest.raises(EOFError):
+        mine.recv()

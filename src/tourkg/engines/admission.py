@@ -9,6 +9,11 @@ client (address) may have at most that many queries running or waiting; past it,
 
 Look-ups for pages never come here: they are short and bounded, and must not wait behind queries.
 Model: a bounded thread pool with a queue, as Oxigraph server and Fuseki bound their query execution.
+
+Two ways to use it: :meth:`Admission.enter` blocks the caller's thread until a slot is free (the remote
+engine, whose web-worker threads wait for the engine anyway); :meth:`Admission.admit`, :meth:`start` and
+:meth:`withdraw` only count, for a caller that keeps the waiting queries in a queue of its own and has
+its query threads take them from it (the engine process, ``engines.runner``).
 """
 
 from __future__ import annotations
@@ -82,6 +87,41 @@ class Admission:
                 return self._run()
             finally:
                 self.waiting -= 1
+
+    def admit(self, client: str | None = None) -> None:
+        """Count a query in as waiting, to be taken from the caller's queue by :meth:`start` (or given up by
+        :meth:`withdraw`); nothing blocks. The same refusals as :meth:`enter`, at once: the client's limit,
+        a full queue, or a predicted wait past ``max_wait``. A query that finds a slot free waits for
+        nothing: the queries already counted in but not yet started are ahead of it.
+
+        :raises Refused: as :meth:`enter`.
+        """
+        with self._free:
+            if client and self.per_client and self._clients[client] >= self.per_client:
+                raise Refused("client", max(1, math.ceil(self.mean)),
+                              f"This client already has {self._clients[client]} queries running or waiting, "
+                              f"the most allowed (setting client_queries); send the next when one is done.")
+            ahead = self.running + self.waiting - self.slots  # queries it would wait behind
+            if ahead >= 0:
+                predicted = self.predicted_wait(ahead)
+                if ahead >= self.queue or predicted > self.max_wait:
+                    raise self._busy(predicted)
+            self.waiting += 1
+            self._take(client)
+
+    def start(self) -> float:
+        """A query counted in by :meth:`admit` starts running; returns the time for :meth:`leave`."""
+        with self._free:
+            self.waiting -= 1
+            return self._run()
+
+    def withdraw(self, client: str | None) -> Refused:
+        """A query counted in by :meth:`admit` waited ``max_wait`` without starting: it leaves the queue,
+        and this is its refusal."""
+        with self._free:
+            self.waiting -= 1
+            self._give(client)
+            return self._busy(self.predicted_wait(max(0, self.waiting - self.slots + self.running)))
 
     def _run(self) -> float:
         self.running += 1

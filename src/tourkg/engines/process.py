@@ -36,7 +36,8 @@ from typing import Any
 import pyoxigraph as ox
 
 from tourkg.engines import allocator, dumps, lookups, results, stats
-from tourkg.engines.admission import Admission, Refused
+from tourkg.engines.admission import Admission
+from tourkg.engines.runner import Peer, QueryRunner
 from tourkg.engines.searching import SearchHolder, start_side_build
 from tourkg.files import file_lock, read_json, write_json
 
@@ -90,8 +91,6 @@ class Engine:
         self.serving = threading.Event()
         if not plan.get("defer_rest"):
             self.serving.set()
-        self.running: dict[int, float] = {}  # query token → deadline (monotonic)
-        self._tokens = 0
         self._lock = threading.Lock()
         self.dumps: dumps.DumpWriter | None = None
         self.search = SearchHolder(lambda: self.store, self.folder, log)
@@ -100,8 +99,9 @@ class Engine:
         self.admission = Admission(limits.get("slots") or os.cpu_count() or 2, limits.get("queue", 16),
                                    limits.get("max_wait", 3.0), limits.get("per_client", 0))
         #: The threads user queries run on (one per slot), below the look-ups in priority: see QUERY_NICE.
-        self.query_threads = ThreadPoolExecutor(self.admission.slots, "tourkg-query",
-                                                initializer=_lower_priority, initargs=(QUERY_NICE,))
+        self.queries = QueryRunner(self.admission,
+                                   lambda request: results.execute(self.store, request, not self.merged),
+                                   lambda: _lower_priority(QUERY_NICE))
 
     # -- start ----------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -265,8 +265,6 @@ class Engine:
     def handle(self, op: str, args: tuple) -> Any:
         """Answer one request (see ``client.EngineStore`` for the other side)."""
         store = self.store
-        if op == "query":
-            return self._query(store, *args)
         if op == "describe":
             return lookups.describe(store, *args)
         if op == "labels":
@@ -307,33 +305,14 @@ class Engine:
                     "prepared": bool(self.meta.get("prepared")), "queries": self.admission.state()}
         raise ValueError(f"unknown operation {op!r}")
 
-    def _query(self, store: ox.Store, request: dict[str, Any], timeout: float) -> tuple[str, Any, Any]:
-        """Admit the query (or refuse it at once), then run it under the watchdog on a query thread; the
-        time waiting for a slot does not count against its time limit."""
-        client = request.get("client")
-        try:
-            admitted = self.admission.enter(client)
-        except Refused as refused:
-            return ("refused", (refused.kind, refused.retry_after, refused.message), None)
-        with self._lock:
-            self._tokens += 1
-            token = self._tokens
-            self.running[token] = time.monotonic() + timeout
-        try:
-            return self.query_threads.submit(results.execute, self.store, request,
-                                             not self.merged).result()
-        finally:
-            with self._lock:
-                self.running.pop(token, None)
-            self.admission.leave(client, admitted)
-
     def watchdog(self) -> None:
-        """Stop the process when a query overruns its time limit: nothing else can stop the work."""
+        """Stop the process when a query overruns its time limit: nothing else can stop the work. Also
+        refuses the queries that waited too long for a query thread."""
         while True:
             time.sleep(_WATCHDOG_TICK)
-            with self._lock:
-                overdue = any(deadline < time.monotonic() for deadline in self.running.values())
-            if overdue:
+            now = time.monotonic()
+            self.queries.expire(now)
+            if self.queries.overdue(now):
                 log("a query overran its time limit (query_timeout); stopping this engine process so the "
                     "work really stops (a new one starts at once)")
                 os._exit(EXIT_TIMEOUT)
@@ -475,24 +454,27 @@ def _finished(folder: Path, key: str) -> bool:
 
 
 def _serve_connection(engine: Engine, conn: Connection) -> None:
-    with conn:
-        while True:
-            try:
-                op, args = conn.recv()
-            except (EOFError, OSError):
-                return
-            try:
-                answer: tuple = ("ok", engine.handle(op, args))
-            except LoadError as exc:
-                answer = ("error", "data", str(exc))
-            except (ValueError, SyntaxError) as exc:
-                answer = ("error", "value", str(exc))
-            except Exception as exc:  # reported to the caller, who logs it; the engine keeps serving
-                answer = ("error", "internal", f"{type(exc).__name__}: {exc}")
-            try:
-                conn.send(answer)
-            except (OSError, ValueError):
-                return
+    """Answer one client's requests in turn; a user query is handed to the query threads, which answer
+    it (the client sends nothing more before its answer)."""
+    peer = Peer(conn)
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            peer.hang_up()
+            return
+        if op == "query":
+            engine.queries.submit(peer, *args)
+            continue
+        try:
+            answer: tuple = ("ok", engine.handle(op, args))
+        except LoadError as exc:
+            answer = ("error", "data", str(exc))
+        except (ValueError, SyntaxError) as exc:
+            answer = ("error", "value", str(exc))
+        except Exception as exc:  # reported to the caller, who logs it; the engine keeps serving
+            answer = ("error", "internal", f"{type(exc).__name__}: {exc}")
+        peer.reply(answer)
 
 
 def _die_with_parent(interval: float = 0.5) -> None:
