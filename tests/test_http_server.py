@@ -798,3 +798,83 @@ def test_a_revalidation_is_replayed_like_any_prepared_answer():
             assert transport.written[-1].startswith(b"HTTP/1.1 304 ")
             assert transport.written[-1].endswith(b"\r\n\r\n")  # and no body
     assert calls == [None, '"v1"']
+
+
+class _WaitingApp:
+    """An app that answers ``/wait/…`` from the loop (``asynchronous``), after ``delay`` seconds, with
+    ``result`` (an answer, ``None`` to hand it to a thread, or an exception), and anything else, or a
+    request handed over, in a thread."""
+
+    def __init__(self, result: object, delay: float = 0.0) -> None:
+        self.result, self.delay = result, delay
+        self.threaded: list[str] = []
+        self.looped: list[str] = []
+
+    def __call__(self, environ, start_response):
+        self.threaded.append(environ["PATH_INFO"])
+        body = b"thread " + environ["PATH_INFO"].encode()
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def asynchronous(self, environ):
+        if not environ["PATH_INFO"].startswith("/wait/"):
+            return None
+        return self._answer(environ)
+
+    async def _answer(self, environ):
+        import asyncio
+
+        self.looped.append(environ["PATH_INFO"])
+        await asyncio.sleep(self.delay)
+        if isinstance(self.result, Exception):
+            raise self.result
+        if self.result is None:
+            return None
+        body = b"loop " + environ["PATH_INFO"].encode()
+        return "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))], [body]
+
+
+def _answers(app: _WaitingApp, data: bytes, count: int) -> tuple[list[bytes], bool]:
+    """The bodies written for ``count`` answers to ``data`` on one connection of a worker of ``app``,
+    run on an event loop; and whether the worker's threads ran anything."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    worker = httpd.Worker(app, host="127.0.0.1", port=80, threads=2)
+    worker.loop = loop
+    connection = httpd.Connection(worker)
+    transport = _Transport()
+    connection.connection_made(transport)
+    try:
+        connection.data_received(data)
+        deadline = time.monotonic() + 10
+        while sum(b"HTTP/1.1 " in part for part in transport.written) < count and time.monotonic() < deadline:
+            loop.run_until_complete(asyncio.sleep(0.01))
+    finally:
+        worker.pool.shutdown()
+        loop.close()
+    written = b"".join(transport.written)
+    return [part.split(b"\r\n\r\n", 1)[1] for part in written.split(b"HTTP/1.1 ")[1:]], bool(app.threaded)
+
+
+def test_an_app_answers_a_request_from_the_loop_without_a_thread():
+    app = _WaitingApp("answer")
+    bodies, threaded = _answers(app, b"GET /wait/a HTTP/1.1\r\nHost: h\r\n\r\n", 1)
+    assert bodies == [b"loop /wait/a"] and not threaded and app.looped == ["/wait/a"]
+
+
+@pytest.mark.parametrize("result", [None, RuntimeError("the app's own failure")])
+def test_a_request_the_loop_gives_up_is_answered_by_a_thread(result):
+    """``None`` from the awaitable (the app's choice), or an exception (its failure, logged): a thread
+    answers in full, once."""
+    app = _WaitingApp(result)
+    bodies, threaded = _answers(app, b"GET /wait/a HTTP/1.1\r\nHost: h\r\n\r\n", 1)
+    assert bodies == [b"thread /wait/a"] and app.threaded == ["/wait/a"] and app.looped == ["/wait/a"]
+
+
+def test_pipelined_requests_answered_from_the_loop_and_threads_keep_their_order():
+    app = _WaitingApp("answer", delay=0.05)
+    data = b"".join(f"GET /{path} HTTP/1.1\r\nHost: h\r\n\r\n".encode()
+                    for path in ("wait/1", "other", "wait/2", "wait/3", "other2"))
+    bodies, _ = _answers(app, data, 5)
+    assert bodies == [b"loop /wait/1", b"thread /other", b"loop /wait/2", b"loop /wait/3", b"thread /other2"]

@@ -17,7 +17,7 @@ from tourkg.web import ENVIRON_KEY, sparql_views
 from tourkg.web.accesslog import QUERY_SECONDS
 from tourkg.web.conneg import wants_page
 from tourkg.web.fastpath import FastPath
-from tourkg.web.query_path import MAX_BODY, client_address, query_text
+from tourkg.web.query_path import MAX_BODY, QUERY_ERROR, answer, answer_async, client_address, query_text
 
 PANAMA = "https://w3id.org/tourkg/id/country/panama"
 SELECT = f"SELECT ?p ?o WHERE {{ <{PANAMA}> ?p ?o }} ORDER BY ?p ?o"
@@ -307,3 +307,129 @@ def test_live_answers_are_the_flask_views(limited_url, tour_app):
             for got in sent:
                 assert (got.status_code, kept(got.headers), got.content) == (
                     reference.status_code, kept(reference.headers), reference.get_data()), (name, accept)
+
+
+# -- from the server's event loop ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def loop(tour_publisher):
+    """One event loop for the module, as a web worker has one: the store's loop connections live on it
+    (and are closed with it)."""
+    import asyncio
+
+    running = asyncio.new_event_loop()
+    yield running
+    tour_publisher.store._close_links()
+    running.run_until_complete(asyncio.sleep(0))
+    running.close()
+
+
+def _environ(query: str, accept: str | None, how: str, publisher) -> dict:
+    from werkzeug.test import EnvironBuilder
+
+    headers = {"Accept": accept} if accept is not None else {}
+    if how == "form":
+        builder = EnvironBuilder("/sparql", method="POST", data=urlencode({"query": query}), headers=headers,
+                                 content_type=sparql.FORM_URLENCODED)
+    elif how == "direct":
+        builder = EnvironBuilder("/sparql", method="POST", data=query.encode(), headers=headers,
+                                 content_type=sparql.SPARQL_QUERY)
+    else:
+        builder = EnvironBuilder("/sparql", query_string=urlencode({"query": query}), headers=headers)
+    environ = builder.get_environ()
+    environ[ENVIRON_KEY] = publisher
+    return environ
+
+
+@pytest.mark.parametrize("how", ["get", "form", "direct"])
+@pytest.mark.parametrize("name", QUERIES)
+@pytest.mark.parametrize("accept", ACCEPTS)
+def test_the_event_loops_answer_is_the_threads(tour_publisher, loop, name, accept, how):
+    """``answer_async`` (no thread: the engine's connection driven by the loop) takes the requests
+    ``answer`` takes, and gives the same answer, or leaves the same error for Flask."""
+    threaded, looped = (_environ(QUERIES[name], accept, how, tour_publisher) for _ in range(2))
+    seen: list = []
+    body = answer(threaded, lambda status, headers, exc_info=None: seen.extend([status, headers]))
+    pending = answer_async(looped)
+    if body is None and QUERY_ERROR not in threaded:  # not a plain query, or refused before running
+        assert pending is None
+        return
+    assert pending is not None
+    got = loop.run_until_complete(pending)
+    if body is None:
+        assert got is None and type(looped[QUERY_ERROR]) is type(threaded[QUERY_ERROR])
+        assert str(looped[QUERY_ERROR]) == str(threaded[QUERY_ERROR])
+    else:
+        assert got == (seen[0], seen[1], list(body))
+    assert looped[QUERY_SECONDS] >= 0
+
+
+def test_a_store_without_aquery_is_answered_by_a_thread(tour_publisher):
+    class Threaded:
+        def __init__(self, store):
+            self.query = store.query
+
+    class Publisher:
+        settings = tour_publisher.settings
+        store = Threaded(tour_publisher.store)
+    assert answer_async(_environ("ASK {}", None, "get", Publisher())) is None
+    pending = answer_async(_environ("ASK {}", None, "get", tour_publisher))
+    assert pending is not None
+    pending.close()
+
+
+def test_a_query_cut_by_the_engine_stopping_is_sent_again_to_the_new_engine(tmp_path, loop):
+    """The engine stops for another query's overrun (here: killed) while a query waits for its answer
+    on the loop: the query is sent again to the engine started in its place, and answered."""
+    import asyncio
+    import time
+
+    from tourkg.config import build_settings
+    from tourkg.dataset import PendingDataset
+
+    dataset = PendingDataset(build_settings({"cache_dir": str(tmp_path)})).finish()
+    values = " ".join(str(i) for i in range(300))
+    query = "SELECT (COUNT(*) AS ?n) { " + " ".join(f"VALUES ?{v} {{ {values} }}" for v in "abc") + " }"
+    try:
+        first = dataset.engine._process.pid
+
+        async def cut() -> object:
+            json = sparql.formats_for_name("json")
+            asking = asyncio.ensure_future(dataset.store.aquery(query, formats=json))
+            await asyncio.sleep(0.3)
+            assert not asking.done()  # still running: 27 million solutions
+            dataset.engine._process.kill()
+            return await asking
+        started = time.monotonic()
+        outcome = loop.run_until_complete(cut())
+        assert b'"27000000"' in outcome.body and time.monotonic() - started < 30
+        assert dataset.engine._process.pid != first  # answered by the new engine
+    finally:
+        dataset.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread_url():
+    from conftest import running_server
+
+    with running_server("--query-timeout", "3", "--workers", "1", "--threads", "1") as url:
+        yield url
+
+
+def test_a_plain_query_is_answered_while_every_web_thread_waits(one_thread_url):
+    """A query with a parameter more goes to Flask, in the worker's one thread, and runs to the time
+    limit; a plain query meanwhile is answered from the event loop, without waiting for that thread."""
+    import threading
+    import time
+
+    json = {"Accept": "application/sparql-results+json"}
+    held = threading.Thread(target=requests.get, args=(one_thread_url + "/sparql",), kwargs={
+        "params": {"query": RUNAWAY, "format": "json"}, "timeout": 60})
+    held.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    response = requests.get(one_thread_url + "/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers=json,
+                            timeout=60)
+    took = time.monotonic() - started
+    held.join()
+    assert response.status_code == 200 and response.json()["boolean"] is True
+    assert took < 1.5, took  # not after the runaway's 3 s

@@ -7,6 +7,8 @@ engine within its own time budget; a query that overran itself gets 503 ``QueryT
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +29,7 @@ from rdflib.term import Node
 from tourkg import formats
 from tourkg.engines import spawn
 from tourkg.engines.allocator import SYSTEM
+from tourkg.engines.link import Link, LinkCut, LinkTimeout
 from tourkg.errors import (
     DataError,
     EngineUnavailable,
@@ -127,6 +130,7 @@ class EngineProcess:
             for _line in process.stdout:  # later events ("prepared") only say what was done
                 pass
             status = process.wait()
+            process.stdout.close()  # each restart would otherwise leave the old engine's pipe open
             with self._lock:
                 if self._stopping:
                     return
@@ -183,6 +187,9 @@ class EngineStore:
         self._graphs = tuple(meta.get("graphs", ()))
         self._stats: Stats | None = None
         self._idle: list[Connection] = []
+        #: Connections driven by the web worker's event loop (``aquery``), and that loop.
+        self._links: list[Link] = []
+        self._links_loop: asyncio.AbstractEventLoop | None = None
         self._kept: dict[str, dict[Any, Any]] = {kind: {} for kind in ("select", "exists", "describe",
                                                                         "labels")}
         self._pid = os.getpid()
@@ -208,6 +215,10 @@ class EngineStore:
             except (OSError, EOFError):
                 pass
             conn.close()
+        return self._connect(deadline)
+
+    def _connect(self, deadline: float) -> Connection:
+        """A new connection, waiting for the engine (which may be restarting) until ``deadline``."""
         while True:
             try:
                 return connect(self.address, self.authkey, max(0.2, min(2.0, deadline - time.monotonic())))
@@ -253,12 +264,7 @@ class EngineStore:
                                             "in time; try again in a few seconds.") from None
                 continue
             self._checkin(conn)
-            if answer[0] == "ok":
-                return answer[1]
-            kind, message = answer[1], answer[2]
-            if kind == "value":
-                raise ValueError(message)
-            raise TourkgError(f"The engine could not answer: {message}")
+            return _answered(answer)
 
     # -- user queries --------------------------------------------------------------------------------
     def query(self, text: str, *, formats: QueryFormats, default_graphs: list[str] | None = None,
@@ -266,10 +272,8 @@ class EngineStore:
               max_rows: int | None = None, client: str | None = None) -> QueryOutcome:
         """Run a user query in the engine under the time limit (enforced there by stopping the process);
         it may first wait up to ``queue_wait`` for a query slot there."""
-        limit = self.query_timeout if timeout is None else timeout
-        request = query_request(text, formats, default_graphs, named_graphs,
-                                self.max_rows if max_rows is None else max_rows, self.prefixes)
-        request["client"] = client
+        limit, request = self._query_request(text, formats, default_graphs, named_graphs, timeout, max_rows,
+                                             client)
         started = time.monotonic()
         budget = limit  # of running time: the wait for a slot does not count against it
         for attempt in range(2):
@@ -278,15 +282,90 @@ class EngineStore:
                 status, payload, detail = self._call("query", request, budget, wait=budget + self.queue_wait,
                                                      retry=False)
             except _Cut:
-                if time.monotonic() - sent >= budget:
-                    break  # the engine stopped at this query's own overrun
-                if attempt:  # cut twice: the query itself may be what stops the engine; not a third time
-                    raise EngineUnavailable("The query engine stopped twice while answering this query; it "
-                                            "may be what stops it. Narrow it down, or try again.") from None
-                budget = max(0.5, limit - (time.monotonic() - started))
-                continue  # another query's overrun stopped the engine: once more on the new one
+                again = self._after_cut(limit, budget, started, sent, attempt)
+                if again is None:
+                    break
+                budget = again
+                continue
             return outcome(status, payload, detail, formats, text)
         raise timeout_error(limit)
+
+    async def aquery(self, text: str, *, formats: QueryFormats, client: str | None = None) -> QueryOutcome:
+        """:meth:`query` from the web worker's event loop, with no thread waiting for the engine
+        (``engines.link``): the same request, limits and retry, over the default dataset."""
+        limit, request = self._query_request(text, formats, None, None, None, None, client)
+        started = time.monotonic()
+        budget = limit
+        for attempt in range(2):
+            sent = time.monotonic()
+            try:
+                status, payload, detail = await self._acall(("query", (request, budget)),
+                                                            budget + self.queue_wait)
+            except LinkCut:
+                again = self._after_cut(limit, budget, started, sent, attempt)
+                if again is None:
+                    break
+                budget = again
+                continue
+            return outcome(status, payload, detail, formats, text)
+        raise timeout_error(limit)
+
+    def _query_request(self, text: str, formats: QueryFormats, default_graphs: list[str] | None,
+                       named_graphs: list[str] | None, timeout: float | None, max_rows: int | None,
+                       client: str | None) -> tuple[float, dict[str, Any]]:
+        limit = self.query_timeout if timeout is None else timeout
+        request = query_request(text, formats, default_graphs, named_graphs,
+                                self.max_rows if max_rows is None else max_rows, self.prefixes)
+        request["client"] = client
+        return limit, request
+
+    def _after_cut(self, limit: float, budget: float, started: float, sent: float,
+                   attempt: int) -> float | None:
+        """The engine stopped while running a query sent at ``sent``: the budget to send it again with,
+        or ``None`` when the engine stopped at this query's own overrun (a timeout)."""
+        if time.monotonic() - sent >= budget:
+            return None
+        if attempt:  # cut twice: the query itself may be what stops the engine; not a third time
+            raise EngineUnavailable("The query engine stopped twice while answering this query; it may be "
+                                    "what stops it. Narrow it down, or try again.")
+        return max(0.5, limit - (time.monotonic() - started))  # another query's overrun: once more
+
+    async def _acall(self, message: tuple, wait: float) -> Any:
+        """:meth:`_call` on a connection driven by the running event loop."""
+        deadline = time.monotonic() + wait
+        link = await self._alink(deadline)
+        try:
+            answer = await link.request(message, max(0.0, deadline - time.monotonic()) + GRACE)
+        except LinkTimeout:
+            raise EngineUnavailable(f"The query engine did not answer within {wait:g} s; try again."
+                                    ) from None
+        except LinkCut:
+            self._close_links()  # the engine stopped: every kept connection to it is dead too
+            raise
+        if len(self._links) < 64 and self._pid == os.getpid():
+            self._links.append(link)
+        else:
+            link.close()
+        return _answered(answer)
+
+    async def _alink(self, deadline: float) -> Link:
+        """A kept loop connection, else a new one (made in a thread: it may wait for the engine)."""
+        loop = asyncio.get_running_loop()
+        if self._links_loop is not loop:
+            self._close_links()
+            self._links_loop = loop
+        while self._links:
+            link = self._links.pop()
+            if not link.lost:
+                return link
+        conn = await loop.run_in_executor(None, self._connect, deadline)
+        return await Link.open(conn)
+
+    def _close_links(self) -> None:
+        links, self._links = self._links, []
+        for link in links:
+            with contextlib.suppress(RuntimeError):  # its loop is closed (then so is the connection)
+                link.close()
 
     # -- look-ups ------------------------------------------------------------------------------------
     def _recent(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
@@ -380,11 +459,15 @@ class EngineStore:
         return self._call("status", wait=wait)
 
     def close(self) -> None:
-        """Close this process's connections."""
+        """Close this process's connections (those of the event loop on the loop's thread)."""
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+        loop = self._links_loop
+        if loop is not None and self._links:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: so are its connections
+                loop.call_soon_threadsafe(self._close_links)
 
 
 def _forked(ref: weakref.ref[EngineStore]) -> Callable[[], None]:
@@ -392,6 +475,7 @@ def _forked(ref: weakref.ref[EngineStore]) -> Callable[[], None]:
         store = ref()
         if store is not None:
             store._lock, store._idle, store._pid = threading.Lock(), [], os.getpid()
+            store._links, store._links_loop = [], None  # the parent's loop does not run here
     return reset
 
 
@@ -419,6 +503,16 @@ def connect(address: str, authkey: bytes, timeout: float) -> Connection:
         conn.close()
         raise
     return conn
+
+
+def _answered(answer: tuple) -> Any:
+    """What an engine's answer ``("ok", value)`` gives, or the error it reports."""
+    if answer[0] == "ok":
+        return answer[1]
+    kind, message = answer[1], answer[2]
+    if kind == "value":
+        raise ValueError(message)
+    raise TourkgError(f"The engine could not answer: {message}")
 
 
 class _Cut(Exception):

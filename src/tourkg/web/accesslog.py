@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 #: Where a view leaves the seconds its SPARQL query took (waiting for a slot included).
@@ -107,6 +107,21 @@ class AccessLog:
             self._write(environ, seen, started, None)
             return body
         return self._counted(environ, body, seen, started)
+
+    def asynchronous(self, environ: dict[str, Any]) -> Awaitable[Any] | None:
+        """The wrapped app's answer from the server's event loop (``Switch.asynchronous``), logged when
+        it comes; ``None`` (a thread answers, and :meth:`__call__` logs it) when there is none."""
+        inner = getattr(self.app, "asynchronous", None)
+        pending = inner(environ) if inner is not None else None
+        return None if pending is None else self._logged(environ, pending)
+
+    async def _logged(self, environ: dict[str, Any], pending: Awaitable[Any]) -> Any:
+        started = time.monotonic()
+        answer = await pending
+        if answer is not None:  # (status, headers, body); None: Flask answers, and __call__ logs it
+            size = next((v for k, v in answer[1] if len(k) == 14 and k.lower() == "content-length"), None)
+            self._write(environ, [answer[0], size], started, None)
+        return answer
 
     def _counted(self, environ: dict[str, Any], body: Iterable[bytes], seen: list[Any],
                  started: float) -> Iterator[bytes]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -139,6 +139,15 @@ class FastPath:
         if self.ttl is None:
             environ[REPLAYABLE] = True
         return True
+
+    def asynchronous(self, environ: dict[str, Any]) -> Awaitable[query_path.Answer | None] | None:
+        """The answer of a plain query request from the server's event loop, without a thread, when the
+        store can (``query_path.answer_async``); ``None``: the request is answered by a thread."""
+        if environ.get("PATH_INFO") != "/sparql" or any(h in environ for h in _TO_FLASK):
+            return None
+        if len(environ["PATH_INFO"]) + len(environ.get("QUERY_STRING", "")) > MAX_URL:
+            return None
+        return query_path.answer_async(environ)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         entry = environ.pop(PREPARED, None)

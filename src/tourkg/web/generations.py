@@ -28,7 +28,7 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -234,6 +234,16 @@ class Switch:
         """The number of the data generation served: an answer replayed by the server is good while it
         is the one the answer came from."""
         return self.current.number
+
+    def asynchronous(self, environ: dict[str, Any]) -> Awaitable[Any] | None:
+        """The answer of a plain query request from the server's event loop (``FastPath.asynchronous``),
+        with the current generation's data; ``None``: a thread answers it, with the same generation."""
+        if environ.get("PATH_INFO") != "/sparql":
+            return None
+        generation = self.current
+        environ[ENVIRON_KEY] = generation.publisher
+        environ[_GENERATION] = generation  # for the thread, if the answer falls back to Flask
+        return generation.handler.asynchronous(environ)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO")

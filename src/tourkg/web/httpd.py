@@ -6,7 +6,10 @@ parser of Node.js). A request the fast path can answer from a prepared answer (a
 303, a 304, a dump: :meth:`ready` of the WSGI callable says so, with no I/O) is answered by the loop at
 once; every other request (a query, a first render, a POST) runs the WSGI app in one of the worker's
 threads, and the loop writes what it returns. No request waits for another: a worker answers prepared
-requests while its threads wait for the engine.
+requests while its threads wait for the engine. An app may also answer a request from the loop when it
+only waits for I/O: its ``asynchronous(environ)``, when it has one, returns an awaitable of ``(status,
+headers, body)`` (``None`` from it, or from the awaitable, hands the request to a thread after all);
+tourkg's plain SPARQL queries go this way (``web/query_path.py``).
 
 Why not granian, which served before: under granian every request crosses from its Rust runtime to a
 Python thread and back, 2.2-2.7 context switches a request and a third of a worker's CPU samples in the
@@ -40,7 +43,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -158,6 +161,9 @@ class Worker:
             ``tourkg.replayable`` set to that number) is replayed for the same request while it holds.
         :param replay_log: logs a replayed request (the app, not called, cannot)."""
         self.app, self.ready = app, ready or (lambda environ: False)
+        #: The app's answers from the loop itself for requests that only wait (see the module docstring).
+        self.asynchronous: Callable[[dict[str, Any]], Awaitable[Any] | None] | None = getattr(
+            app, "asynchronous", None)
         self.epoch, self.replay_log, self.max_body = epoch, replay_log, max_body
         self.replays: dict[tuple, tuple] = {}
         #: The bytes of requests seen whole in one read -> (the answer replayed, what its framing reads of
@@ -538,7 +544,11 @@ class Connection(asyncio.Protocol):
                 else:
                     self.busy = True
                     assert self.w.loop is not None
-                    self.w.loop.create_task(self._answer_in_thread(environ, request))
+                    pending = self.w.asynchronous(environ) if self.w.asynchronous is not None else None
+                    if pending is not None:
+                        self.w.loop.create_task(self._answer_waiting(pending, environ, request))
+                    else:
+                        self.w.loop.create_task(self._answer_in_thread(environ, request))
             except Exception:  # noqa: BLE001 - the server's own failure: logged, the connection closed
                 log.exception("error answering %r", request[1][:200])
                 self.busy = False
@@ -646,6 +656,26 @@ class Connection(asyncio.Protocol):
             self._send_file()
         else:
             self._write(started, [], body, request)
+
+    async def _answer_waiting(self, pending: Awaitable[Any], environ: dict[str, Any], request: tuple) -> None:
+        """A request the app answers from the loop (it only waits for the engine): write its answer, or
+        let a thread answer when the app gives ``None``."""
+        try:
+            answer = await pending
+        except Exception:  # noqa: BLE001 - the app's own failure: logged, and a thread answers in full
+            log.exception("error answering %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            answer = None
+        if answer is None:
+            await self._answer_in_thread(environ, request)
+            return
+        status, headers, body = answer
+        try:
+            self._write([status, headers], body, None, request)
+        except Exception:  # noqa: BLE001 - as in _next: logged, the connection closed
+            log.exception("error answering %s %s", environ["REQUEST_METHOD"], environ["RAW_URI"])
+            self._close()
+        self.busy = False
+        self._next()
 
     async def _answer_in_thread(self, environ: dict[str, Any], request: tuple) -> None:
         """Any other request: the app runs in a thread; the loop writes what it returns, as it comes."""
