@@ -342,6 +342,9 @@ class EngineStore:
         except LinkCut:
             self._close_links()  # the engine stopped: every kept connection to it is dead too
             raise
+        except BaseException:  # cancelled: the answer may still come, on a connection no one reads
+            link.close()
+            raise
         if len(self._links) < 64 and self._pid == os.getpid():
             self._links.append(link)
         else:
