@@ -290,10 +290,12 @@ class EngineStore:
             return outcome(status, payload, detail, formats, text)
         raise timeout_error(limit)
 
-    async def aquery(self, text: str, *, formats: QueryFormats, client: str | None = None) -> QueryOutcome:
+    async def aquery(self, text: str, *, formats: QueryFormats, client: str | None = None,
+                     has_from: bool | None = None) -> QueryOutcome:
         """:meth:`query` from the web worker's event loop, with no thread waiting for the engine
-        (``engines.link``): the same request, limits and retry, over the default dataset."""
-        limit, request = self._query_request(text, formats, None, None, None, None, client)
+        (``engines.link``): the same request, limits and retry, over the default dataset. ``has_from``:
+        known from the caller's scan of the query (see :func:`query_request`)."""
+        limit, request = self._query_request(text, formats, None, None, None, None, client, has_from)
         started = time.monotonic()
         budget = limit
         for attempt in range(2):
@@ -312,10 +314,10 @@ class EngineStore:
 
     def _query_request(self, text: str, formats: QueryFormats, default_graphs: list[str] | None,
                        named_graphs: list[str] | None, timeout: float | None, max_rows: int | None,
-                       client: str | None) -> tuple[float, dict[str, Any]]:
+                       client: str | None, has_from: bool | None = None) -> tuple[float, dict[str, Any]]:
         limit = self.query_timeout if timeout is None else timeout
         request = query_request(text, formats, default_graphs, named_graphs,
-                                self.max_rows if max_rows is None else max_rows, self.prefixes)
+                                self.max_rows if max_rows is None else max_rows, self.prefixes, has_from)
         request["client"] = client
         return limit, request
 
@@ -523,14 +525,18 @@ class _Cut(Exception):
 
 
 def query_request(text: str, chosen: QueryFormats, default_graphs: list[str] | None,
-                  named_graphs: list[str] | None, max_rows: int, prefixes: dict[str, str]) -> dict[str, Any]:
-    """A user query as the engine (and the remote forwarder) takes it."""
-    from tourkg.sparql import scan
+                  named_graphs: list[str] | None, max_rows: int, prefixes: dict[str, str],
+                  has_from: bool | None = None) -> dict[str, Any]:
+    """A user query as the engine (and the remote forwarder) takes it. ``has_from``: whether the query
+    has a FROM clause, when the caller has scanned it already (``sparql.check_query``)."""
+    if has_from is None:
+        from tourkg.sparql import scan
 
+        has_from = scan(text).has_from
     protocol_dataset = default_graphs is not None or named_graphs is not None
     return {
         "query": text,
-        "has_from": scan(text).has_from,
+        "has_from": has_from,
         "default_graphs": list(default_graphs or []) if protocol_dataset else None,
         "named_graphs": list(named_graphs or []) if protocol_dataset else None,
         "results_format": chosen.results.engine if chosen.results else None,

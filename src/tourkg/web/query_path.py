@@ -181,7 +181,8 @@ async def _run(environ: dict[str, Any], publisher: Any, request: sparql.QueryReq
                client: str | None) -> Answer | None:
     started = time.monotonic()
     try:
-        outcome = await publisher.store.aquery(request.query, formats=chosen, client=client)
+        outcome = await publisher.store.aquery(request.query, formats=chosen, client=client,
+                                               has_from=request.info.has_from)
     except Exception as exc:  # noqa: BLE001 - the view raises it, and Flask's handlers answer
         environ[QUERY_ERROR] = exc
         return None
