@@ -463,10 +463,10 @@ def _serve_connection(engine: Engine, conn: Connection) -> None:
         except (EOFError, OSError):
             peer.hang_up()
             return
-        if op == "query":
-            engine.queries.submit(peer, *args)
-            continue
         try:
+            if op == "query":
+                engine.queries.submit(peer, *args)
+                continue
             answer: tuple = ("ok", engine.handle(op, args))
         except LoadError as exc:
             answer = ("error", "data", str(exc))
