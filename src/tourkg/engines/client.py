@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
@@ -274,18 +274,13 @@ class EngineStore:
         it may first wait up to ``queue_wait`` for a query slot there."""
         limit, request = self._query_request(text, formats, default_graphs, named_graphs, timeout, max_rows,
                                              client)
-        started = time.monotonic()
-        budget = limit  # of running time: the wait for a slot does not count against it
-        for attempt in range(2):
-            sent = time.monotonic()
+        attempts = _Attempts(limit)
+        for budget in attempts:  # of running time: the wait for a slot does not count against it
             try:
                 status, payload, detail = self._call("query", request, budget, wait=budget + self.queue_wait,
                                                      retry=False)
             except _Cut:
-                again = self._after_cut(limit, budget, started, sent, attempt)
-                if again is None:
-                    break
-                budget = again
+                attempts.cut()
                 continue
             return outcome(status, payload, detail, formats, text)
         raise timeout_error(limit)
@@ -296,18 +291,13 @@ class EngineStore:
         (``engines.link``): the same request, limits and retry, over the default dataset. ``has_from``:
         known from the caller's scan of the query (see :func:`query_request`)."""
         limit, request = self._query_request(text, formats, None, None, None, None, client, has_from)
-        started = time.monotonic()
-        budget = limit
-        for attempt in range(2):
-            sent = time.monotonic()
+        attempts = _Attempts(limit)
+        for budget in attempts:
             try:
                 status, payload, detail = await self._acall(("query", (request, budget)),
                                                             budget + self.queue_wait)
             except LinkCut:
-                again = self._after_cut(limit, budget, started, sent, attempt)
-                if again is None:
-                    break
-                budget = again
+                attempts.cut()
                 continue
             return outcome(status, payload, detail, formats, text)
         raise timeout_error(limit)
@@ -320,17 +310,6 @@ class EngineStore:
                                 self.max_rows if max_rows is None else max_rows, self.prefixes, has_from)
         request["client"] = client
         return limit, request
-
-    def _after_cut(self, limit: float, budget: float, started: float, sent: float,
-                   attempt: int) -> float | None:
-        """The engine stopped while running a query sent at ``sent``: the budget to send it again with,
-        or ``None`` when the engine stopped at this query's own overrun (a timeout)."""
-        if time.monotonic() - sent >= budget:
-            return None
-        if attempt:  # cut twice: the query itself may be what stops the engine; not a third time
-            raise EngineUnavailable("The query engine stopped twice while answering this query; it may be "
-                                    "what stops it. Narrow it down, or try again.")
-        return max(0.5, limit - (time.monotonic() - started))  # another query's overrun: once more
 
     async def _acall(self, message: tuple, wait: float) -> Any:
         """:meth:`_call` on a connection driven by the running event loop."""
@@ -518,6 +497,33 @@ def _answered(answer: tuple) -> Any:
     if kind == "value":
         raise ValueError(message)
     raise TourkgError(f"The engine could not answer: {message}")
+
+
+class _Attempts:
+    """The running-time budgets a user query is sent to the engine with: its time limit; then, when the
+    engine stopped for another query's overrun, once more with what is left of it; none more when it
+    stopped at this query's own overrun."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit, self.budget = limit, limit
+        self.started = self.sent = time.monotonic()
+        self.tries, self.overran = 0, False
+
+    def __iter__(self) -> Iterator[float]:
+        while not self.overran:
+            self.tries += 1
+            self.sent = time.monotonic()
+            yield self.budget
+
+    def cut(self) -> None:
+        """The engine stopped before answering the query sent last."""
+        if time.monotonic() - self.sent >= self.budget:
+            self.overran = True  # the engine stopped at this query's own overrun: a timeout
+        elif self.tries > 1:  # cut twice: the query itself may be what stops the engine; not a third time
+            raise EngineUnavailable("The query engine stopped twice while answering this query; it may be "
+                                    "what stops it. Narrow it down, or try again.")
+        else:
+            self.budget = max(0.5, self.limit - (time.monotonic() - self.started))
 
 
 class _Cut(Exception):
