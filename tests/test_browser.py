@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import shutil
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -118,3 +122,65 @@ def test_no_horizontal_overflow_on_the_search_page_on_a_phone(driver, live_url):
         assert overflow <= 0
     finally:
         driver.set_window_size(1200, 900)
+
+
+def test_another_origin_reads_the_answers_and_their_headers(driver, live_url):
+    """A notebook or web app on another origin fetches a resource, a dump and a query answer: CORS lets
+    its script read each body and the headers it needs to cache and name them (ETag, Link, Vary,
+    Content-Disposition), which a browser hides unless they are exposed."""
+    with _another_origin() as other:
+        driver.get(other)
+        read = _fetch_three(driver, live_url)
+    assert isinstance(read, list), read
+    resource, dump, answer = read
+    for got in read:
+        assert got["status"] == 200 and got["type"] == "cors" and got["length"] > 0, got
+        assert got["headers"]["etag"] or got is answer, got
+    assert resource["headers"]["content-type"].startswith("text/turtle")
+    assert resource["headers"]["link"]
+    assert dump["headers"]["content-disposition"].startswith("attachment")
+    assert answer["headers"]["content-type"].startswith("application/sparql-results+json")
+    assert "accept" in (answer["headers"]["vary"] or "").lower()  # negotiated: caches must know
+
+
+@contextlib.contextmanager
+def _another_origin() -> Iterator[str]:
+    """A page of another site (its own server on another port), with no Content-Security-Policy of its
+    own, as a notebook or a web app would be."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            body = b"<!doctype html><title>another site</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _fetch_three(driver, base: str) -> list | str:
+    """The page's script fetches three answers of ``base``; what it could read of each, or the error."""
+    return driver.execute_async_script("""
+        const [base, done] = arguments;
+        const names = ["etag", "link", "vary", "content-disposition", "content-type"];
+        const one = (path, init) => fetch(base + path, init).then(async r => ({
+            status: r.status, type: r.type, length: (await r.text()).length,
+            headers: Object.fromEntries(names.map(n => [n, r.headers.get(n)]))}));
+        Promise.all([
+            one("/data/country/panama.ttl"),
+            one("/dump.nt", {headers: {"Accept": "application/n-triples"}}),
+            one("/sparql?query=" + encodeURIComponent("ASK {}"),
+                {headers: {"Accept": "application/sparql-results+json"}}),
+        ]).then(done, e => done(String(e)));""", base)
