@@ -78,7 +78,7 @@ JSON_PLAIN = "application/json"
 #: Rounds each row is measured in, alternating which side goes first (see ``Bench.paired``), and the
 #: shortest run of a one-resource row, a dump row and a query row.
 ROUNDS = 3
-#: Rounds of a query row whose rounds stay :data:`SHORTEST_QUERY` long with them (see ``Bench.window``).
+#: Rounds of a query row with a short window (see ``Bench.window``), each :data:`SHORTEST_QUERY` long.
 #: Why more: the machine's other tenants move one round's ratio by more than the margin measured. In one
 #: run at 100k triples, COUNT(*) rounds gave 0.84, 0.99 and 0.96 (pooled 0.93) and the analytical
 #: query's 0.85, 0.85 and 1.16; paired probes of 8 rounds each, an hour apart, put COUNT(*) at
@@ -88,7 +88,15 @@ ROUNDS = 3
 #: queues the rest; the fewer answers a round holds (a few dozen at 1M triples), the more that favours
 #: tourkg. So the extra rounds add time (about 2 minutes at 100k triples), and a row whose rounds they
 #: would shorten keeps :data:`ROUNDS`.
-QUERY_ROUNDS = 6
+#: Six rounds were still too few: in the full run on 1af3239 (2026-12-04) the analytical query's six
+#: rounds at 100k ranged from 0.66 to 1.16 (pooled 0.87), and paired probes on the same servers right
+#: after it gave 0.90 (8 rounds, 0.73-1.30) and 1.16 (4 rounds): a query's CPU there moved from 54 to
+#: 70 ms from one round to the next on either side, so a round's ratio is worth about +-15 %. Twelve
+#: rounds halve the variance of the pooled ratio again, for about 4 more minutes at 100k triples.
+QUERY_ROUNDS = 12
+#: Longest window whose query row gets :data:`QUERY_ROUNDS` (each then :data:`SHORTEST_QUERY` long);
+#: a longer one (the analytical query at 1M triples) keeps :data:`ROUNDS` of a third of it each.
+QUERY_ROUNDS_UP_TO = 30.0
 SHORTEST = 3.0
 SHORTEST_DUMP = 2.0
 SHORTEST_QUERY = 5.0
@@ -547,7 +555,7 @@ class Bench:
 
     def window(self, ox: Server, text: str) -> tuple[float, int]:
         """Seconds for a query's rows, long enough for Oxigraph to answer about :data:`ANSWERS` of them,
-        and their rounds (:data:`QUERY_ROUNDS` when that leaves each round :data:`SHORTEST_QUERY` long).
+        and their rounds (:data:`QUERY_ROUNDS` for a window up to :data:`QUERY_ROUNDS_UP_TO`).
         Oxigraph runs all eight connections' queries at once, so its answers come in batches of eight:
         in a 10 s window at 1M triples (about 26 answers) one batch more or less moved its rate by a
         third, and the analytical query's ratio ranged from 0.75x to 1.63x between runs."""
@@ -557,7 +565,7 @@ class Bench:
         single = time.monotonic() - started
         at_once = min(self.connections, os.cpu_count() or 2)  # queries that really run side by side
         seconds = max(self.slow, min(SLOWEST, ANSWERS * single / at_once))
-        return seconds, QUERY_ROUNDS if seconds / QUERY_ROUNDS <= SHORTEST_QUERY else ROUNDS
+        return seconds, QUERY_ROUNDS if seconds <= QUERY_ROUNDS_UP_TO else ROUNDS
 
     @staticmethod
     def one_resource(url: str) -> list[tuple[str, str, dict[str, str]]]:
@@ -777,9 +785,9 @@ def markdown(reports: list[dict], seconds: float, connections: int, tour: dict[s
         f"in rounds of {SHORTEST_QUERY:g}+ s).",
         f"tourkg's engine process ran with the memory allocator {engine_allocator()} (`engine_allocator`).",
         f"One run on this shared machine: each row measures both sides in {ROUNDS} rounds (a query row "
-        f"whose rounds stay {SHORTEST_QUERY:g} s long, in {QUERY_ROUNDS}), alternating which "
-        "goes first (A B, B A, A B, …); each side's figures pool its rounds (requests/s over its whole time, "
-        "p50 and p99 of all its requests).",
+        f"whose window is at most {QUERY_ROUNDS_UP_TO:g} s, in {QUERY_ROUNDS} of {SHORTEST_QUERY:g} s), "
+        "alternating which goes first (A B, B A, A B, …); each side's figures pool its rounds "
+        "(requests/s over its whole time, p50 and p99 of all its requests).",
         "Ratios are tourkg ÷ reference (higher is better for throughput), with the lowest and highest of "
         "the rounds' ratios in brackets.", "",
     ]
